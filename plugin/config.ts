@@ -1,0 +1,69 @@
+// The configuration users write in vitest.config.ts: `qemuLab({ bridges, guests })`.
+
+export type Arch = 'x86_64' | 'i386' | 'aarch64' | 'arm' | 'riscv64'
+
+export interface BridgeConfig {
+  /** The bridge's subnet, e.g. `192.168.7.0/24`. */
+  subnet: string
+  /** Address of the bridge itself inside the lab; default: the highest free address. */
+  address?: string
+}
+
+export interface NicConfig {
+  bridge: string
+  /** An address (prefix taken from the bridge's subnet) or a CIDR. */
+  ip: string
+  /** Optional; derived, stable and locally administered when left out. */
+  mac?: string
+}
+
+export interface SshConfig {
+  user: string
+  password?: string
+  /** Path of a private key file. */
+  privateKey?: string
+  port?: number
+}
+
+export interface LoginConfig {
+  user: string
+  password?: string
+}
+
+export interface GuestConfig {
+  /** Shorthand for a guest with one NIC. */
+  bridge?: string
+  ip?: string
+  mac?: string
+  nics?: NicConfig[]
+  /** Default gateway, given to the kernel's `ip=` argument. */
+  gateway?: string
+  arch?: Arch
+  kernel?: string
+  initrd?: string
+  rootfs?: string
+  append?: string
+  dtb?: string
+  machine?: string
+  cpu?: string
+  /** MiB. */
+  memory?: number
+  cpus?: number
+  qemuArgs?: string[]
+  console?: string
+  ssh?: SshConfig | false
+  login?: LoginConfig
+  /** Milliseconds until the guest must be ready (shell and SSH). */
+  bootTimeout?: number
+}
+
+export interface LabConfig {
+  bridges: Record<string, BridgeConfig>
+  guests: Record<string, GuestConfig>
+  /** `namespace` (default): a private network namespace per run. */
+  network?: 'namespace' | 'host'
+  /** Multiplies every default timeout, for slow machines. Default 1. */
+  timeoutMultiplier?: number
+  /** Where default images are cached. Default `$VITEST_QEMU_CACHE` or `~/.cache/vitest-qemu`. */
+  cacheDir?: string
+}

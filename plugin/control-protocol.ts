@@ -1,0 +1,12 @@
+// Requests that workers send to the supervisor's control socket (JSON lines), for the
+// channels only the supervisor can own: a guest's serial console and its QMP.
+
+export type ControlRequest =
+  | { id: number; op: 'serial.exec'; guest: string; command: string; timeout: number }
+  | { id: number; op: 'serial.send'; guest: string; text: string }
+  | { id: number; op: 'serial.expect'; guest: string; source: string; flags: string; from?: number; timeout: number }
+  | { id: number; op: 'serial.position'; guest: string }
+  | { id: number; op: 'serial.slice'; guest: string; from: number; to?: number }
+  | { id: number; op: 'qmp'; guest: string; command: string; args?: Record<string, unknown> }
+
+export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

@@ -1,0 +1,12 @@
+// Every wait ends: these helpers turn a timeout into an error that says what was awaited.
+
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TimeoutError'
+  }
+}
+
+export function remaining(deadline: number): number {
+  return Math.max(0, deadline - Date.now())
+}

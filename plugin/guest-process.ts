@@ -1,0 +1,187 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { connect, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TimeoutError } from './deadline.js'
+import type { GuestPlan } from './lab-plan.js'
+import { debug } from './log.js'
+import { qemuCommand } from './qemu-args.js'
+import { QmpClient } from './qmp-client.js'
+import { SerialConsole } from './serial-console.js'
+import { SshSession } from './ssh-session.js'
+import type { GuestFiles, Stage } from './supervisor-protocol.js'
+import type { QemuLaunch } from './qemu-args.js'
+
+// One guest inside the supervisor: its QEMU process, the console and QMP it owns, and
+// the staged wait until it is ready. A kernel panic or QEMU exiting ends the wait at
+// once with the reason; every stage has its own deadline.
+
+export interface StageTimeouts {
+  qemu: number
+  console: number
+  shell: number
+  ssh: number
+}
+
+export class GuestProcess {
+  readonly console: SerialConsole
+  readonly qmp: QmpClient
+  private child?: ChildProcess
+  private readonly failure = new AbortController()
+  private qemuStderr = ''
+  readonly stageMs: Partial<Record<Stage, number>> = {}
+  private readonly log
+
+  constructor(
+    readonly plan: GuestPlan,
+    readonly files: GuestFiles,
+    private readonly launch: QemuLaunch,
+  ) {
+    this.console = new SerialConsole(plan.name, files.serialSocket, files.transcript)
+    this.qmp = new QmpClient(plan.name, files.qmpSocket)
+    this.log = debug(`guest:${plan.name}`)
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? -1
+  }
+
+  start(): void {
+    const { binary, args } = qemuCommand(this.plan, this.launch)
+    this.log(`${binary} ${args.join(' ')}`)
+    // setpriv: QEMU gets SIGKILL when the supervisor dies, however it dies.
+    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const log = createWriteStream(this.files.qemuLog)
+    this.child.stdout!.pipe(log)
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.qemuStderr += chunk.toString()
+      log.write(chunk)
+    })
+    this.child.on('error', (error) => this.fail(`could not start ${binary}: ${error.message}`))
+    this.child.on('exit', (code, signal) => {
+      this.fail(`QEMU exited (${signal ?? `code ${code}`})${this.qemuStderr.trim() ? `: ${this.qemuStderr.trim()}` : ''}`)
+    })
+    this.console.onText = () => {
+      const panic = /Kernel panic - not syncing[^\r\n]*/.exec(this.console.slice(Math.max(0, this.console.position - 4096)))
+      if (panic) this.fail(panic[0])
+    }
+  }
+
+  private fail(reason: string): void {
+    if (!this.failure.signal.aborted) this.failure.abort(new Error(reason))
+  }
+
+  /** Waits through the boot stages; throws an error naming the stage, the time and the console's last lines. */
+  async waitReady(timeouts: StageTimeouts, privateKey: string, onStage: (stage: Stage, elapsedMs: number) => void): Promise<void> {
+    const started = Date.now()
+    let stage: Stage = 'qemu'
+    const within = async <T>(ms: number, work: (deadline: number) => Promise<T>): Promise<T> => {
+      const deadline = Date.now() + ms
+      const signal = this.failure.signal
+      if (signal.aborted) throw signal.reason
+      return await new Promise<T>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+        const timer = setTimeout(() => reject(new TimeoutError(`no progress within ${ms} ms`)), ms)
+        work(deadline).then(resolve, reject).finally(() => {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', onAbort)
+        })
+      })
+    }
+    const done = (name: Stage) => {
+      this.stageMs[name] = Date.now() - started
+      onStage(name, Date.now() - started)
+    }
+    try {
+      await within(timeouts.qemu, async (deadline) => {
+        await this.console.attach(deadline)
+        await this.qmp.connect(deadline)
+      })
+      done('qemu')
+      stage = 'console'
+      await within(timeouts.console, (deadline) => this.console.expect(/[\s\S]/, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal }))
+      done('console')
+      stage = 'shell'
+      await within(timeouts.shell, (deadline) => this.waitForShell(deadline))
+      done('shell')
+      if (this.plan.ssh) {
+        stage = 'ssh'
+        const ssh = this.plan.ssh
+        const nic = this.plan.nics[0]!
+        await within(timeouts.ssh, async (deadline) => {
+          const session = await SshSession.connect(
+            this.plan.name,
+            () => openTcp(nic.ip, ssh.port ?? 22),
+            { user: ssh.user, password: ssh.password, privateKey: this.plan.defaultImage ? privateKey : ssh.privateKey },
+            deadline,
+          )
+          session.close()
+        })
+        done('ssh')
+      }
+    } catch (error) {
+      const elapsed = ((Date.now() - started) / 1000).toFixed(1)
+      throw new Error(
+        `${this.plan.name}: not ready at stage '${stage}' after ${elapsed} s: ${(error as Error).message}\n` +
+          `last console lines (${this.files.transcript}):\n${indent(this.console.tail(30))}`,
+      )
+    }
+  }
+
+  private async waitForShell(deadline: number): Promise<void> {
+    const { login } = this.plan
+    if (this.plan.defaultImage) {
+      await this.console.expect('vitest-qemu-guest: ready', { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+    } else if (login) {
+      await this.console.expect(/login:\s*$/m, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+      this.console.send(`${login.user}\n`)
+      if (login.password !== undefined) {
+        await this.console.expect(/[Pp]assword:\s*$/m, { timeout: Math.min(10_000, deadline - Date.now()), signal: this.failure.signal })
+        this.console.send(`${login.password}\n`)
+      }
+    }
+    // The shell answers framed commands; set the console up so that nothing echoes or wraps.
+    for (;;) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
+      this.console.send('\n')
+      try {
+        const probe = await this.console.exec('stty -echo cols 1000 2>/dev/null; dmesg -n 1 2>/dev/null; echo vq-ok', Math.min(left, 3000))
+        if (probe.stdout.includes('vq-ok')) return
+      } catch (error) {
+        if (this.failure.signal.aborted) throw this.failure.signal.reason
+      }
+    }
+  }
+
+  /** QMP quit, then SIGKILL; the console is closed first so QEMU cannot block writing to it. */
+  async stop(timeoutMs = 3000): Promise<void> {
+    const child = this.child
+    this.console.close()
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    this.qmp.command('quit').catch(() => {})
+    const timer = sleep(timeoutMs).then(() => child.kill('SIGKILL'))
+    await Promise.race([exited, timer])
+    child.kill('SIGKILL')
+    await exited
+    this.qmp.close()
+  }
+
+  kill(): void {
+    this.child?.kill('SIGKILL')
+  }
+}
+
+export function openTcp(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port })
+    socket.once('connect', () => resolve(socket))
+    socket.once('error', reject)
+  })
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => `  | ${line}`).join('\n')
+}

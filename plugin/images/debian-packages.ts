@@ -1,0 +1,73 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+
+// Debian packages of any architecture, fetched with apt through a private state
+// folder: the host's apt configuration (its sources) is read, never changed.
+
+export class PrivateApt {
+  constructor(
+    readonly stateDir: string,
+    readonly debianArch: string,
+  ) {}
+
+  private options(): string[] {
+    const dir = this.stateDir
+    return [
+      '-q',
+      '-o', `APT::Architecture=${this.debianArch}`,
+      '-o', `APT::Architectures=${this.debianArch}`,
+      '-o', `Dir::State::Lists=${join(dir, 'lists')}`,
+      '-o', `Dir::State::status=${join(dir, 'status')}`,
+      '-o', `Dir::Cache=${join(dir, 'cache')}`,
+      '-o', `APT::Sandbox::User=${userInfo().username}`,
+      '-o', 'Debug::NoLocking=1',
+    ]
+  }
+
+  async update(): Promise<void> {
+    await mkdir(join(this.stateDir, 'lists', 'partial'), { recursive: true })
+    await mkdir(join(this.stateDir, 'cache', 'archives', 'partial'), { recursive: true })
+    await writeFile(join(this.stateDir, 'status'), '')
+    await this.run('apt-get', ['update'])
+  }
+
+  /** The package a metapackage (e.g. linux-image-cloud-amd64) currently points to. */
+  async resolveMetapackage(name: string): Promise<string> {
+    const { stdout } = await this.run('apt-cache', ['depends', name])
+    const match = /Depends: ([^\s<>]+)/.exec(stdout)
+    if (!match?.[1]) throw new Error(`apt: ${name} (${this.debianArch}) depends on no package`)
+    return match[1]
+  }
+
+  /** The package and everything it needs at run time, recursively. */
+  async withDependencies(name: string): Promise<string[]> {
+    const { stdout } = await this.run('apt-cache', [
+      'depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', name,
+    ])
+    return [...new Set(stdout.split('\n').filter((line) => /^[a-z0-9][a-z0-9+.-]*$/.test(line)))]
+  }
+
+  async version(name: string): Promise<string> {
+    const { stdout } = await this.run('apt-cache', ['show', '--no-all-versions', name])
+    return /^Version: (.+)$/m.exec(stdout)?.[1] ?? 'unknown'
+  }
+
+  /** Downloads .deb files into `dir` and unpacks them all into `tree`. */
+  async downloadAndExtract(names: string[], dir: string, tree: string): Promise<void> {
+    await mkdir(dir, { recursive: true })
+    await this.run('apt-get', ['download', ...names], dir)
+    const { stdout } = await execa('sh', ['-c', 'ls *.deb'], { cwd: dir })
+    for (const deb of stdout.split('\n').filter(Boolean)) await execa('dpkg-deb', ['-x', join(dir, deb), tree])
+  }
+
+  private async run(command: string, args: string[], cwd?: string) {
+    try {
+      return await execa(command, [...this.options(), ...args], { cwd, env: { LC_ALL: 'C' } })
+    } catch (error) {
+      const e = error as { stderr?: string; shortMessage?: string }
+      throw new Error(`apt (${this.debianArch}): ${command} ${args.slice(0, 3).join(' ')} failed: ${e.stderr?.trim() || e.shortMessage}`)
+    }
+  }
+}

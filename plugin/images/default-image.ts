@@ -1,0 +1,184 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { execa } from 'execa'
+import { archProfiles } from '../arch.js'
+import type { Arch } from '../config.js'
+import { info, seconds } from '../log.js'
+import { type CpioEntry, writeCpio } from './cpio.js'
+import { PrivateApt } from './debian-packages.js'
+import { etcFiles, initStage1, initStage2 } from './guest-init.js'
+import { withLock } from './lock.js'
+import { moduleLoadOrder, parseModulesDep } from './module-order.js'
+
+// The embedded default guest: a Debian kernel, busybox and dropbear, assembled into an
+// initramfs (and the same tree as an ext4 disk for the seed's root=/dev/vda form).
+// Cached by a key over the recipe, so it is rebuilt only when the recipe changes.
+
+interface Recipe {
+  kernelPackage: string
+  packages: string[]
+  modules: string[]
+}
+
+const recipes: Partial<Record<Arch, Recipe>> = {
+  x86_64: {
+    kernelPackage: 'linux-image-cloud-amd64',
+    packages: ['busybox-static', 'dropbear-bin'],
+    modules: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'sch_netem'],
+  },
+}
+
+const RECIPE_VERSION = 1
+
+export interface DefaultImage {
+  arch: Arch
+  dir: string
+  kernel: string
+  /** The initramfs (uncompressed newc cpio); a guest's own files are appended per run. */
+  initrd: string
+  /** The same tree as a raw ext4 disk, for booting with root=/dev/vda. */
+  rootfs: string
+}
+
+export function defaultImageKey(arch: Arch): string {
+  const recipe = recipes[arch]
+  return createHash('sha256')
+    .update(JSON.stringify({ RECIPE_VERSION, arch, recipe, initStage1, initStage2, etcFiles }))
+    .digest('hex')
+    .slice(0, 16)
+}
+
+export function defaultImagePaths(arch: Arch, cache: string): DefaultImage {
+  const dir = join(cache, 'images', `${arch}-${defaultImageKey(arch)}`)
+  return { arch, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio'), rootfs: join(dir, 'rootfs.ext4') }
+}
+
+export function hasDefaultImage(arch: Arch): boolean {
+  return recipes[arch] !== undefined
+}
+
+/** Returns the cached default image of `arch`, building it first when missing. */
+export async function ensureDefaultImage(arch: Arch, cache: string): Promise<DefaultImage> {
+  const image = defaultImagePaths(arch, cache)
+  if (existsSync(join(image.dir, 'manifest.json'))) return image
+  const recipe = recipes[arch]
+  if (!recipe) throw new Error(`vitest-qemu: there is no default image for ${arch} yet; give the guest a kernel (and initrd or rootfs)`)
+  await mkdir(dirname(image.dir), { recursive: true })
+  return withLock(`${image.dir}.lock`, async () => {
+    if (existsSync(join(image.dir, 'manifest.json'))) return image
+    const started = Date.now()
+    info(`building the default ${arch} guest image (once; cached in ${image.dir})`)
+    const work = `${image.dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`
+    try {
+      await build(arch, recipe, work, cache)
+      await rm(image.dir, { recursive: true, force: true })
+      await rename(join(work, 'out'), image.dir)
+    } finally {
+      await rm(work, { recursive: true, force: true })
+    }
+    info(`built the default ${arch} guest image in ${seconds(Date.now() - started)}`)
+    return image
+  })
+}
+
+async function build(arch: Arch, recipe: Recipe, work: string, cache: string): Promise<void> {
+  const debianArch = archProfiles[arch].debianArch
+  const apt = new PrivateApt(join(cache, 'apt', debianArch), debianArch)
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now()
+    const result = await fn()
+    info(`  ${what} (${seconds(Date.now() - started)})`)
+    return result
+  }
+  await step(`read the Debian ${debianArch} package index`, () => apt.update())
+  const kernelPackage = await apt.resolveMetapackage(recipe.kernelPackage)
+  const packages = [kernelPackage]
+  for (const name of recipe.packages) packages.push(...(await apt.withDependencies(name)))
+  const unique = [...new Set(packages)]
+  const extracted = join(work, 'extracted')
+  await step(`downloaded and unpacked ${unique.length} packages`, () => apt.downloadAndExtract(unique, join(work, 'debs'), extracted))
+
+  const tree = join(work, 'tree')
+  const out = join(work, 'out')
+  await mkdir(out, { recursive: true })
+  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'root/.ssh', 'etc/dropbear', 'etc/vitest-qemu', 'newroot', 'var/log']) {
+    await mkdir(join(tree, dir), { recursive: true })
+  }
+  await cp(join(extracted, 'bin/busybox'), join(tree, 'bin/busybox'))
+  await cp(join(extracted, 'usr/sbin/dropbear'), join(tree, 'usr/sbin/dropbear'))
+  await cp(join(extracted, 'usr/bin/dropbearkey'), join(tree, 'usr/bin/dropbearkey'))
+  // Shared libraries for dropbear (everything but the kernel's modules and glibc's gconv).
+  for (const libRoot of ['lib', 'lib64', 'usr/lib']) {
+    for (const file of await walk(join(extracted, libRoot))) {
+      const rel = relative(extracted, file)
+      if (rel.startsWith('lib/modules/') || rel.includes('/gconv/') || !isSharedLibrary(rel)) continue
+      await mkdir(dirname(join(tree, rel)), { recursive: true })
+      await cp(file, join(tree, rel), { verbatimSymlinks: true })
+    }
+  }
+
+  const kernelRelease = (await readdir(join(extracted, 'lib/modules')))[0]
+  if (!kernelRelease) throw new Error(`${kernelPackage} holds no modules`)
+  const vmlinuz = (await readdir(join(extracted, 'boot'))).find((name) => name.startsWith('vmlinuz'))
+  if (!vmlinuz) throw new Error(`${kernelPackage} holds no boot/vmlinuz`)
+  await execa('depmod', ['-b', extracted, kernelRelease])
+  const modulesDir = join(extracted, 'lib/modules', kernelRelease)
+  const order = moduleLoadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), recipe.modules)
+  for (const module of order) {
+    await mkdir(dirname(join(tree, 'lib/modules', module)), { recursive: true })
+    await cp(join(modulesDir, module), join(tree, 'lib/modules', module))
+  }
+  await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${order.join('\n')}\n`)
+
+  await writeFile(join(tree, 'init'), initStage1, { mode: 0o755 })
+  await writeFile(join(tree, 'sbin/vq-init'), initStage2, { mode: 0o755 })
+  for (const [path, content] of Object.entries(etcFiles)) await writeFile(join(tree, path), content, { mode: path === 'etc/shadow' ? 0o600 : 0o644 })
+  await chmod(join(tree, 'root'), 0o700)
+
+  await cp(join(extracted, 'boot', vmlinuz), join(out, 'vmlinuz'))
+  const entries = await treeToCpioEntries(tree)
+  entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 }, { type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 })
+  await writeFile(join(out, 'initrd.cpio'), writeCpio(entries))
+  await step('made the ext4 root disk', () =>
+    execa('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'vitest-qemu', '-E', 'root_owner=0:0', '-d', tree, join(out, 'rootfs.ext4'), '96M']),
+  )
+  const versions: Record<string, string> = {}
+  for (const name of unique) versions[name] = await apt.version(name)
+  await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ arch, key: defaultImageKey(arch), kernelRelease, packages: versions, modules: order, builtAt: new Date().toISOString() }, null, 2)}\n`)
+}
+
+async function walk(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return []
+  const out: string[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) out.push(...(await walk(path)))
+    else out.push(path)
+  }
+  return out
+}
+
+async function treeToCpioEntries(root: string): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = []
+  const visit = async (dir: string) => {
+    for (const name of (await readdir(dir)).sort()) {
+      const path = join(dir, name)
+      const rel = relative(root, path)
+      const info = await lstat(path)
+      if (info.isSymbolicLink()) entries.push({ type: 'symlink', path: rel, target: await readlink(path) })
+      else if (info.isDirectory()) {
+        entries.push({ type: 'dir', path: rel, mode: info.mode & 0o7777 })
+        await visit(path)
+      } else entries.push({ type: 'file', path: rel, data: await readFile(path), mode: (await stat(path)).mode & 0o7777 })
+    }
+  }
+  await visit(root)
+  return entries
+}
+
+function isSharedLibrary(path: string): boolean {
+  const name = path.split('/').pop() ?? ''
+  return /\.so(\.\d+)*$/.test(name) || name.startsWith('ld-linux')
+}

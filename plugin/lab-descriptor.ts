@@ -1,0 +1,33 @@
+// What workers are told about a running lab (structured-clonable: addresses and
+// paths, no live handles). Each worker opens its own connections from these.
+
+export interface NicDescriptor {
+  bridge: string
+  ip: string
+  prefix: number
+  mac: string
+  tap: string
+}
+
+export interface GuestDescriptor {
+  name: string
+  arch: string
+  ip: string
+  mac: string
+  nics: NicDescriptor[]
+  transcript: string
+  forwardSocket: string
+  ssh: { user: string; password?: string; privateKeyPath?: string; port: number } | false
+  qemuPid: number
+}
+
+export interface LabDescriptor {
+  runId: string
+  runDir: string
+  controlSocket: string
+  network: 'namespace' | 'host'
+  /** Pid of the supervisor; its network namespace is /proc/PID/ns/net. */
+  supervisorPid: number
+  bridges: { name: string; subnet: string; address: string }[]
+  guests: GuestDescriptor[]
+}

@@ -1,0 +1,33 @@
+import { execa } from 'execa'
+import type { LabPlan } from './lab-plan.js'
+
+// The lab's layer 2, created inside the supervisor's private network namespace:
+// loopback, one bridge per configured bridge (with an address, so the supervisor can
+// reach guests), one tap per guest NIC. Deleting the namespace deletes all of it.
+
+export function networkCommands(plan: LabPlan): string[] {
+  const lines = ['link set lo up']
+  for (const bridge of plan.bridges) {
+    lines.push(`link add ${bridge.name} type bridge`)
+    lines.push(`addr add ${bridge.address}/${bridge.prefix} dev ${bridge.name}`)
+    lines.push(`link set ${bridge.name} up`)
+  }
+  for (const guest of plan.guests) {
+    for (const nic of guest.nics) {
+      lines.push(`tuntap add dev ${nic.tap} mode tap`)
+      lines.push(`link set ${nic.tap} master ${nic.bridge}`)
+      lines.push(`link set ${nic.tap} up`)
+    }
+  }
+  return lines
+}
+
+export async function createLabNetwork(plan: LabPlan): Promise<void> {
+  const commands = networkCommands(plan)
+  try {
+    await execa('ip', ['-batch', '-'], { input: `${commands.join('\n')}\n` })
+  } catch (error) {
+    const e = error as { stderr?: string; shortMessage?: string }
+    throw new Error(`vitest-qemu: creating the lab network failed: ${e.stderr?.trim() || e.shortMessage}\ncommands:\n${commands.join('\n')}`)
+  }
+}

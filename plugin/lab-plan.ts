@@ -1,0 +1,245 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { archProfiles, isArch } from './arch.js'
+import type { Arch, LabConfig, LoginConfig, SshConfig } from './config.js'
+import { LabConfigError } from './config-error.js'
+import { broadcastOf, contains, formatIpv4, formatSubnet, maskOf, networkOf, parseCidr, parseIpv4, type Subnet } from './ipv4.js'
+import { deriveMac, isMulticastMac, parseMac } from './mac.js'
+
+// Turns a user's LabConfig into a LabPlan: every default filled in, every name and
+// address checked. Pure data in, pure data out: the plan is what the supervisor
+// receives and what workers are told about.
+
+export interface BridgePlan {
+  name: string
+  subnet: string
+  prefix: number
+  /** The bridge's own address inside the lab (the supervisor reaches guests through it). */
+  address: string
+}
+
+export interface NicPlan {
+  bridge: string
+  ip: string
+  prefix: number
+  netmask: string
+  mac: string
+  tap: string
+}
+
+export interface GuestPlan {
+  name: string
+  arch: Arch
+  nics: NicPlan[]
+  gateway?: string
+  kernel?: string
+  initrd?: string
+  rootfs?: string
+  append?: string
+  dtb?: string
+  machine: string
+  cpu?: string
+  memory: number
+  cpus: number
+  qemuArgs: string[]
+  console: string
+  ssh: SshConfig | false
+  login?: LoginConfig
+  bootTimeout: number
+  /** True when the guest boots the embedded default image. */
+  defaultImage: boolean
+}
+
+export interface LabPlan {
+  network: 'namespace' | 'host'
+  bridges: BridgePlan[]
+  guests: GuestPlan[]
+  timeoutMultiplier: number
+}
+
+/** Names a guest may not take: they are keys of Vitest's test context. */
+export const reservedGuestNames = ['task', 'expect', 'skip', 'annotate', 'signal', 'onTestFailed', 'onTestFinished', 'lab', 'context']
+
+const DEFAULT_BOOT_TIMEOUT_MS = 60_000
+const MAX_IFNAME = 15
+
+export interface PlanOptions {
+  /** Directory relative paths in the config are resolved against. */
+  root?: string
+  fileExists?: (path: string) => boolean
+}
+
+export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
+  const problems: string[] = []
+  const fileExists = options.fileExists ?? existsSync
+  const root = options.root ?? process.cwd()
+  const multiplier = config.timeoutMultiplier ?? 1
+  if (!(typeof multiplier === 'number' && multiplier > 0)) problems.push(`timeoutMultiplier: must be a positive number, got ${String(config.timeoutMultiplier)}`)
+  const network = config.network ?? 'namespace'
+  if (network !== 'namespace' && network !== 'host') problems.push(`network: must be 'namespace' or 'host', got ${JSON.stringify(network)}`)
+
+  const subnets = new Map<string, Subnet>()
+  for (const [name, bridge] of Object.entries(config.bridges ?? {})) {
+    if (name.length > MAX_IFNAME) problems.push(`bridges.${name}: the name is ${name.length} characters, the kernel allows at most ${MAX_IFNAME}`)
+    else if (!/^[A-Za-z0-9_.-]+$/.test(name)) problems.push(`bridges.${name}: the name may only hold letters, digits, '_', '.' and '-'`)
+    const cidr = parseCidr(String(bridge?.subnet))
+    if (!cidr || cidr.prefix > 30) {
+      problems.push(`bridges.${name}.subnet: expected a CIDR like 192.168.7.0/24 with a prefix of at most /30, got ${JSON.stringify(bridge?.subnet)}`)
+      continue
+    }
+    if (networkOf(cidr.address, cidr.prefix) !== cidr.address) {
+      problems.push(`bridges.${name}.subnet: ${bridge.subnet} has host bits set; did you mean ${formatIpv4(networkOf(cidr.address, cidr.prefix))}/${cidr.prefix}?`)
+      continue
+    }
+    subnets.set(name, { network: cidr.address, prefix: cidr.prefix })
+  }
+
+  const guestEntries = Object.entries(config.guests ?? {})
+  if (guestEntries.length === 0) problems.push('guests: the lab has no guests')
+  const seenMacs = new Map<string, string>()
+  const seenIps = new Map<string, string>()
+  const usedByBridge = new Map<string, Set<number>>()
+  const guests: GuestPlan[] = []
+  let tapIndex = 0
+
+  for (const [name, guest] of guestEntries) {
+    const where = `guests.${name}`
+    if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)) problems.push(`${where}: the name must be a JavaScript identifier (it becomes a test fixture), e.g. guestA`)
+    if (reservedGuestNames.includes(name)) problems.push(`${where}: '${name}' is a key of Vitest's test context; choose another guest name`)
+    const arch = guest.arch ?? 'x86_64'
+    if (!isArch(arch)) {
+      problems.push(`${where}.arch: unknown architecture ${JSON.stringify(arch)}; expected one of ${Object.keys(archProfiles).join(', ')}`)
+      continue
+    }
+    const profile = archProfiles[arch]
+
+    const nicConfigs = guest.nics ?? (guest.bridge !== undefined || guest.ip !== undefined ? [{ bridge: guest.bridge ?? '', ip: guest.ip ?? '', mac: guest.mac }] : [])
+    if (guest.nics && (guest.bridge !== undefined || guest.ip !== undefined || guest.mac !== undefined)) problems.push(`${where}: give either bridge/ip/mac or nics, not both`)
+    if (nicConfigs.length === 0) problems.push(`${where}: the guest has no NIC; give bridge and ip (or nics)`)
+    const nics: NicPlan[] = []
+    nicConfigs.forEach((nic, index) => {
+      const field = guest.nics ? `${where}.nics[${index}]` : where
+      const subnet = subnets.get(nic.bridge)
+      if (!Object.hasOwn(config.bridges ?? {}, nic.bridge)) {
+        problems.push(`${field}.bridge: unknown bridge ${JSON.stringify(nic.bridge)}; configured bridges: ${Object.keys(config.bridges ?? {}).join(', ') || 'none'}`)
+        return
+      }
+      if (!subnet) return
+      const parsed = nic.ip.includes('/') ? parseCidr(nic.ip) : { address: parseIpv4(nic.ip), prefix: subnet.prefix }
+      if (!parsed || parsed.address === undefined) {
+        problems.push(`${field}.ip: expected an IPv4 address like 192.168.7.1, got ${JSON.stringify(nic.ip)}`)
+        return
+      }
+      const address = parsed.address
+      const ipText = formatIpv4(address)
+      if (parsed.prefix !== subnet.prefix) problems.push(`${field}.ip: prefix /${parsed.prefix} differs from bridge ${nic.bridge}'s ${formatSubnet(subnet)}`)
+      if (!contains(subnet, address)) problems.push(`${field}.ip: ${ipText} is outside bridge ${nic.bridge}'s subnet ${formatSubnet(subnet)}`)
+      else if (address === subnet.network) problems.push(`${field}.ip: ${ipText} is the network address of ${formatSubnet(subnet)}`)
+      else if (address === broadcastOf(subnet)) problems.push(`${field}.ip: ${ipText} is the broadcast address of ${formatSubnet(subnet)}`)
+      const ipOwner = seenIps.get(ipText)
+      if (ipOwner) problems.push(`${field}.ip: ${ipText} is already used by ${ipOwner}`)
+      seenIps.set(ipText, field)
+      if (!usedByBridge.has(nic.bridge)) usedByBridge.set(nic.bridge, new Set())
+      usedByBridge.get(nic.bridge)!.add(address)
+
+      let mac: string
+      if (nic.mac === undefined) {
+        let salt = 0
+        do mac = deriveMac(name, index, salt++)
+        while (seenMacs.has(mac))
+      } else {
+        const parsedMac = parseMac(String(nic.mac))
+        if (!parsedMac) {
+          problems.push(`${field}.mac: expected a MAC like 52:54:00:12:34:50, got ${JSON.stringify(nic.mac)}`)
+          return
+        }
+        if (isMulticastMac(parsedMac)) problems.push(`${field}.mac: ${parsedMac} is a multicast address; a NIC needs a unicast MAC (even first octet)`)
+        if (parsedMac === '00:00:00:00:00:00') problems.push(`${field}.mac: the all-zero MAC is not usable`)
+        mac = parsedMac
+      }
+      const macOwner = seenMacs.get(mac)
+      if (macOwner) problems.push(`${field}.mac: ${mac} is already used by ${macOwner}`)
+      seenMacs.set(mac, field)
+      nics.push({ bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}` })
+    })
+
+    for (const key of ['kernel', 'initrd', 'rootfs', 'dtb'] as const) {
+      const value = guest[key]
+      if (value === undefined) continue
+      if (!fileExists(resolve(root, value))) problems.push(`${where}.${key}: file not found: ${resolve(root, value)}`)
+    }
+    if (guest.kernel === undefined && (guest.rootfs !== undefined || guest.initrd !== undefined)) {
+      problems.push(`${where}.kernel: rootfs/initrd are given without a kernel; add kernel (or drop them to use the default image)`)
+    }
+    if (guest.gateway !== undefined) {
+      const gateway = parseIpv4(guest.gateway)
+      if (gateway === undefined) problems.push(`${where}.gateway: expected an IPv4 address, got ${JSON.stringify(guest.gateway)}`)
+      else if (!nics.some((nic) => contains({ network: networkOf(parseIpv4(nic.ip)!, nic.prefix), prefix: nic.prefix }, gateway))) {
+        problems.push(`${where}.gateway: ${guest.gateway} is not on any subnet of this guest's NICs`)
+      }
+    }
+    const memory = guest.memory ?? 256
+    if (!Number.isInteger(memory) || memory < 32) problems.push(`${where}.memory: expected MiB as an integer of at least 32, got ${String(guest.memory)}`)
+    const cpus = guest.cpus ?? 1
+    if (!Number.isInteger(cpus) || cpus < 1) problems.push(`${where}.cpus: expected a positive integer, got ${String(guest.cpus)}`)
+    if (guest.qemuArgs !== undefined && !(Array.isArray(guest.qemuArgs) && guest.qemuArgs.every((arg) => typeof arg === 'string'))) {
+      problems.push(`${where}.qemuArgs: expected an array of strings`)
+    }
+    if (guest.ssh !== undefined && guest.ssh !== false && typeof guest.ssh?.user !== 'string') problems.push(`${where}.ssh.user: required when ssh is given`)
+    if (guest.ssh && guest.ssh.privateKey !== undefined && !fileExists(resolve(root, guest.ssh.privateKey))) {
+      problems.push(`${where}.ssh.privateKey: file not found: ${resolve(root, guest.ssh.privateKey)}`)
+    }
+    const bootTimeout = guest.bootTimeout ?? DEFAULT_BOOT_TIMEOUT_MS
+    if (!(typeof bootTimeout === 'number' && bootTimeout > 0)) problems.push(`${where}.bootTimeout: expected milliseconds > 0, got ${String(guest.bootTimeout)}`)
+
+    const defaultImage = guest.kernel === undefined
+    guests.push({
+      name,
+      arch,
+      nics,
+      gateway: guest.gateway,
+      kernel: guest.kernel && resolve(root, guest.kernel),
+      initrd: guest.initrd && resolve(root, guest.initrd),
+      rootfs: guest.rootfs && resolve(root, guest.rootfs),
+      append: guest.append,
+      dtb: guest.dtb && resolve(root, guest.dtb),
+      machine: guest.machine ?? profile.machine,
+      cpu: guest.cpu ?? profile.cpu,
+      memory,
+      cpus,
+      qemuArgs: guest.qemuArgs ?? [],
+      console: guest.console ?? profile.console,
+      // The default image trusts the run's own key; user images need credentials from the config.
+      ssh: guest.ssh === undefined ? (defaultImage ? { user: 'root' } : false) : guest.ssh === false ? false : { ...guest.ssh, privateKey: guest.ssh.privateKey && resolve(root, guest.ssh.privateKey) },
+      login: guest.login,
+      bootTimeout: bootTimeout * (multiplier > 0 ? multiplier : 1),
+      defaultImage,
+    })
+  }
+
+  const bridges: BridgePlan[] = []
+  for (const [name, bridge] of Object.entries(config.bridges ?? {})) {
+    const subnet = subnets.get(name)
+    if (!subnet) continue
+    const used = usedByBridge.get(name) ?? new Set<number>()
+    let address: number | undefined
+    if (bridge.address !== undefined) {
+      address = parseIpv4(bridge.address)
+      if (address === undefined || !contains(subnet, address) || address === subnet.network || address === broadcastOf(subnet)) {
+        problems.push(`bridges.${name}.address: ${JSON.stringify(bridge.address)} is not a usable address of ${formatSubnet(subnet)}`)
+      } else if (used.has(address)) problems.push(`bridges.${name}.address: ${bridge.address} is also a guest's address`)
+    } else {
+      for (let candidate = broadcastOf(subnet) - 1; candidate > subnet.network; candidate--) {
+        if (!used.has(candidate)) {
+          address = candidate
+          break
+        }
+      }
+      if (address === undefined) problems.push(`bridges.${name}.subnet: ${formatSubnet(subnet)} has no address left for the bridge itself; use a larger subnet`)
+    }
+    bridges.push({ name, subnet: formatSubnet(subnet), prefix: subnet.prefix, address: address === undefined ? '' : formatIpv4(address) })
+  }
+
+  if (problems.length > 0) throw new LabConfigError(problems)
+  return { network, bridges, guests, timeoutMultiplier: multiplier }
+}

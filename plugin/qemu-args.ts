@@ -1,0 +1,54 @@
+import { archProfiles } from './arch.js'
+import type { GuestPlan } from './lab-plan.js'
+
+// The QEMU command line of one guest. Pure: everything it needs is passed in, so the
+// exact command can be unit-tested and shown to users.
+
+export interface QemuLaunch {
+  accel: 'kvm' | 'tcg'
+  kernel: string
+  initrd?: string
+  rootfs?: { path: string; format: 'raw' | 'qcow2' }
+  serialSocket: string
+  qmpSocket: string
+}
+
+/** The kernel's `ip=` argument: ip::gateway:netmask:hostname:device:autoconf. */
+export function kernelIpArgument(guest: GuestPlan): string {
+  const nic = guest.nics[0]!
+  return `ip=${nic.ip}::${guest.gateway ?? ''}:${nic.netmask}:${guest.name}:eth0:off`
+}
+
+export function kernelCommandLine(guest: GuestPlan, launch: QemuLaunch): string {
+  const parts = [`console=${guest.console}`]
+  if (guest.defaultImage) parts.push('quiet')
+  if (launch.rootfs) parts.push('root=/dev/vda', 'rw')
+  parts.push(kernelIpArgument(guest))
+  if (guest.append) parts.push(guest.append)
+  return parts.join(' ')
+}
+
+export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: string; args: string[] } {
+  const args = [
+    '-name', `guest=${guest.name}`,
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-machine', `${guest.machine},accel=${launch.accel}`,
+    '-m', String(guest.memory),
+    '-smp', String(guest.cpus),
+  ]
+  if (guest.cpu) args.push('-cpu', guest.cpu)
+  args.push('-kernel', launch.kernel)
+  if (launch.initrd) args.push('-initrd', launch.initrd)
+  if (guest.dtb) args.push('-dtb', guest.dtb)
+  args.push('-append', kernelCommandLine(guest, launch))
+  // snapshot=on: the guest writes to a temporary overlay, never to the image itself.
+  if (launch.rootfs) args.push('-drive', `file=${launch.rootfs.path},if=virtio,format=${launch.rootfs.format},snapshot=on`)
+  args.push('-chardev', `socket,id=serial0,path=${launch.serialSocket},server=on,wait=off`, '-serial', 'chardev:serial0')
+  args.push('-qmp', `unix:${launch.qmpSocket},server=on,wait=off`)
+  guest.nics.forEach((nic, index) => {
+    args.push('-netdev', `tap,id=net${index},ifname=${nic.tap},script=no,downscript=no`)
+    args.push('-device', `virtio-net-pci,netdev=net${index},mac=${nic.mac},romfile=`)
+  })
+  args.push(...guest.qemuArgs)
+  return { binary: archProfiles[guest.arch].qemuBinary, args }
+}

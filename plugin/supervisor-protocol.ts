@@ -1,0 +1,35 @@
+import type { LabPlan } from './lab-plan.js'
+import type { QemuLaunch } from './qemu-args.js'
+
+// Messages between the test process and its supervisor: JSON lines on the
+// supervisor's stdin (commands) and stdout (events). Closing stdin means "die now".
+
+export type Stage = 'qemu' | 'console' | 'shell' | 'ssh'
+
+export interface GuestFiles {
+  dir: string
+  serialSocket: string
+  qmpSocket: string
+  forwardSocket: string
+  transcript: string
+  qemuLog: string
+}
+
+export interface SupervisorStart {
+  type: 'start'
+  plan: LabPlan
+  runDir: string
+  controlSocket: string
+  guests: Record<string, { files: GuestFiles; launch: QemuLaunch }>
+  /** Private key (OpenSSH format) the default image trusts. */
+  privateKey: string
+}
+
+export type SupervisorCommand = SupervisorStart | { type: 'stop' }
+
+export type SupervisorEvent =
+  | { type: 'progress'; guest: string; stage: Stage; elapsedMs: number }
+  | { type: 'guest-ready'; guest: string; stageMs: Partial<Record<Stage, number>>; pid: number }
+  | { type: 'failed'; message: string }
+  | { type: 'ready' }
+  | { type: 'stopped' }
