@@ -1,0 +1,8 @@
+export type { Arch, BridgeConfig, GuestConfig, LabConfig, LoginConfig, NicConfig, SshConfig } from './config.js'
+export { LabConfigError } from './config-error.js'
+export { defaultImagePaths, ensureDefaultImage, type DefaultImage } from './images/default-image.js'
+export type { GuestDescriptor, LabDescriptor } from './lab-descriptor.js'
+export { planLab, type LabPlan } from './lab-plan.js'
+export { startLab, type StartedLab, type StartLabOptions } from './lab.js'
+export { qemuLab } from './vitest-plugin.js'
+import './vitest-keys.js'

@@ -1,0 +1,27 @@
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { LabConfig } from './config.js'
+import { planLab } from './lab-plan.js'
+import { CONFIG_KEY, type ProvidedConfig } from './vitest-keys.js'
+
+// The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
+// config at once (a bad config fails before anything is created) and registers the
+// global setup that runs the lab.
+
+const GLOBAL_SETUP = fileURLToPath(new URL('./global-setup.js', import.meta.url))
+
+export interface QemuLabPlugin {
+  name: string
+  config(config: { root?: string }): { test: { globalSetup: string[]; provide: Record<string, ProvidedConfig> } }
+}
+
+export function qemuLab(config: LabConfig): QemuLabPlugin {
+  return {
+    name: 'vitest-qemu',
+    config(userConfig) {
+      const root = resolve(userConfig.root ?? process.cwd())
+      planLab(config, { root })
+      return { test: { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } } } }
+    },
+  }
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config'
+import { qemuLab } from 'vitest-qemu'
+
+// The project's own suite: unit tests beside the code (no guests), and the specs,
+// which run on the seed's topology: two guests on br0, 192.168.7.0/24.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: 'unit', include: ['plugin/**/*.test.ts', 'fixtures/**/*.test.ts'] },
+      },
+      {
+        plugins: [
+          qemuLab({
+            bridges: { br0: { subnet: '192.168.7.0/24' } },
+            guests: {
+              guestA: { bridge: 'br0', ip: '192.168.7.1', mac: '52:54:00:12:34:50' },
+              guestB: { bridge: 'br0', ip: '192.168.7.2', mac: '52:54:00:12:34:51' },
+            },
+          }),
+        ],
+        test: { name: 'seed', include: ['specs/**/*.spec.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+      },
+    ],
+  },
+})
