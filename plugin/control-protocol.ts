@@ -8,5 +8,6 @@ export type ControlRequest =
   | { id: number; op: 'serial.position'; guest: string }
   | { id: number; op: 'serial.slice'; guest: string; from: number; to?: number }
   | { id: number; op: 'qmp'; guest: string; command: string; args?: Record<string, unknown> }
+  | { id: number; op: 'lab.show'; object: 'link' | 'addr' | 'route' | 'neigh'; args: string[] }
 
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

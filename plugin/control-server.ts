@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { execa } from 'execa'
 import type { ControlRequest, ControlResponse } from './control-protocol.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
 import { readJsonLines } from './json-lines.js'
@@ -27,6 +28,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>): S
 }
 
 async function handle(request: ControlRequest, guests: Map<string, GuestProcess>): Promise<unknown> {
+  if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
   const guest = guests.get(request.guest)
   if (!guest) throw new Error(`no guest named ${request.guest}`)
   const console = guest.console
@@ -44,6 +46,13 @@ async function handle(request: ControlRequest, guests: Map<string, GuestProcess>
     case 'qmp':
       return guest.qmp.command(request.command, request.args)
   }
+}
+
+/** `ip -j OBJECT show ARGS` inside the lab's namespace: read-only views for tests. */
+async function showLabNetwork(object: string, args: string[]): Promise<unknown> {
+  if (!['link', 'addr', 'route', 'neigh'].includes(object) || args.some((arg) => typeof arg !== 'string')) throw new Error(`lab.show: cannot show ${object}`)
+  const { stdout } = await execa('ip', ['-j', '-d', object, 'show', ...args])
+  return JSON.parse(stdout || '[]')
 }
 
 export function serveForwarding(path: string, host: string): Server {

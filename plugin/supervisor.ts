@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import type { Server } from 'node:net'
 import { createLabNetwork } from './lab-network.js'
 import { GuestProcess } from './guest-process.js'
@@ -14,17 +15,21 @@ import type { SupervisorCommand, SupervisorEvent, SupervisorStart } from './supe
 const guests = new Map<string, GuestProcess>()
 const servers: Server[] = []
 let stopping = false
+let runDir: string | undefined
 
 function emit(event: SupervisorEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`)
 }
 
+/** The hard way out: everything dies now, and the run's sockets go with it. */
 function killAll(): void {
   for (const guest of guests.values()) guest.kill()
+  if (runDir) rmSync(runDir, { recursive: true, force: true })
 }
 
 async function start(command: SupervisorStart): Promise<void> {
   const { plan } = command
+  runDir = command.runDir
   await createLabNetwork(plan)
   const multiplier = plan.timeoutMultiplier
   for (const guestPlan of plan.guests) {
@@ -58,6 +63,7 @@ async function stop(): Promise<void> {
   stopping = true
   for (const server of servers) server.close()
   await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
+  if (runDir) rmSync(runDir, { recursive: true, force: true })
   emit({ type: 'stopped' })
   process.exit(0)
 }

@@ -5,6 +5,7 @@ import { dirname, join, relative } from 'node:path'
 import { execa } from 'execa'
 import { archProfiles } from '../arch.js'
 import type { Arch } from '../config.js'
+import { cacheDir } from '../cache-dir.js'
 import { info, seconds } from '../log.js'
 import { type CpioEntry, writeCpio } from './cpio.js'
 import { PrivateApt } from './debian-packages.js'
@@ -50,7 +51,7 @@ export function defaultImageKey(arch: Arch): string {
     .slice(0, 16)
 }
 
-export function defaultImagePaths(arch: Arch, cache: string): DefaultImage {
+export function defaultImagePaths(arch: Arch, cache = cacheDir()): DefaultImage {
   const dir = join(cache, 'images', `${arch}-${defaultImageKey(arch)}`)
   return { arch, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio'), rootfs: join(dir, 'rootfs.ext4') }
 }

@@ -1,0 +1,77 @@
+import { readdirSync, readlinkSync } from 'node:fs'
+import { execa } from 'execa'
+import type { LabDescriptor } from 'vitest-qemu'
+
+// Observations of the host, for specs that check a lab leaves nothing behind.
+
+/** The host's network state that a lab must never change. */
+export async function hostNetworkState(): Promise<string> {
+  const read = async (command: string, args: string[]) => {
+    const result = await execa(command, args, { reject: false })
+    return `$ ${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`
+  }
+  return [
+    await read('ip', ['-d', 'link']),
+    await read('ip', ['addr']),
+    await read('ip', ['route']),
+    await read('ip', ['rule']),
+    await read('sysctl', ['net.ipv4.ip_forward']),
+    await read('sh', ['-c', 'sysctl net.bridge 2>/dev/null || true']),
+  ].join('\n')
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Pids of processes whose network namespace is `nsLink` (as read from /proc/PID/ns/net). */
+export function processesInNamespace(nsLink: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/net`) === nsLink) pids.push(Number(entry))
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids
+}
+
+export interface LabFootprint {
+  pids: number[]
+  namespace: string
+  runDir: string
+}
+
+export function footprintOf(descriptor: LabDescriptor): LabFootprint {
+  return {
+    pids: [descriptor.supervisorPid, ...descriptor.guests.map((guest) => guest.qemuPid)],
+    namespace: readlinkSync(`/proc/${descriptor.supervisorPid}/ns/net`),
+    runDir: descriptor.runDir,
+  }
+}
+
+/** What of a lab still exists: live processes, processes in its namespace, its runtime folder. */
+export async function leftovers(footprint: LabFootprint): Promise<string[]> {
+  const { existsSync } = await import('node:fs')
+  const left: string[] = []
+  for (const pid of footprint.pids) if (isAlive(pid)) left.push(`process ${pid}`)
+  for (const pid of processesInNamespace(footprint.namespace)) left.push(`process ${pid} in the lab's namespace ${footprint.namespace}`)
+  if (existsSync(footprint.runDir)) left.push(`runtime folder ${footprint.runDir}`)
+  return left
+}
+
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+  return check()
+}
