@@ -1,0 +1,92 @@
+import { describe, expect, test } from 'vitest'
+import type { LabConfig } from './config.js'
+import { LabConfigError } from './config-error.js'
+import { planLab } from './lab-plan.js'
+
+const seed: LabConfig = {
+  bridges: { br0: { subnet: '192.168.7.0/24' } },
+  guests: {
+    guestA: { bridge: 'br0', ip: '192.168.7.1', mac: '52:54:00:12:34:50' },
+    guestB: { bridge: 'br0', ip: '192.168.7.2', mac: '52:54:00:12:34:51' },
+  },
+}
+
+function problemsOf(config: LabConfig, fileExists: (path: string) => boolean = () => true): string[] {
+  try {
+    planLab(config, { root: '/project', fileExists })
+  } catch (error) {
+    if (error instanceof LabConfigError) return error.problems
+    throw error
+  }
+  return []
+}
+
+describe('planLab', () => {
+  test('plans the seed topology: addresses, netmask, taps, a free address for the bridge', () => {
+    const plan = planLab(seed)
+    expect(plan.network).toBe('namespace')
+    expect(plan.bridges).toEqual([{ name: 'br0', subnet: '192.168.7.0/24', prefix: 24, address: '192.168.7.254' }])
+    expect(plan.guests.map((guest) => guest.nics[0])).toEqual([
+      { bridge: 'br0', ip: '192.168.7.1', prefix: 24, netmask: '255.255.255.0', mac: '52:54:00:12:34:50', tap: 'tap0' },
+      { bridge: 'br0', ip: '192.168.7.2', prefix: 24, netmask: '255.255.255.0', mac: '52:54:00:12:34:51', tap: 'tap1' },
+    ])
+    expect(plan.guests[0]).toMatchObject({ arch: 'x86_64', machine: 'pc', console: 'ttyS0', defaultImage: true, ssh: { user: 'root' } })
+  })
+
+  test('derives a stable, unique, locally administered MAC when none is given', () => {
+    const config: LabConfig = { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1' }, b: { bridge: 'br0', ip: '192.168.7.2' } } }
+    const [a, b] = planLab(config).guests
+    expect(a!.nics[0]!.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/)
+    expect(a!.nics[0]!.mac).not.toBe(b!.nics[0]!.mac)
+    expect(planLab(config).guests[0]!.nics[0]!.mac).toBe(a!.nics[0]!.mac)
+  })
+
+  test('accepts an ip given as CIDR with the bridge prefix; resolves file paths against the root', () => {
+    const plan = planLab(
+      { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.9/24', kernel: 'out/bzImage', rootfs: 'out/rootfs.ext4' } } },
+      { root: '/project', fileExists: () => true },
+    )
+    expect(plan.guests[0]).toMatchObject({ kernel: '/project/out/bzImage', rootfs: '/project/out/rootfs.ext4', defaultImage: false, ssh: false })
+  })
+
+  const bad: [string, LabConfig, string][] = [
+    ['duplicate MACs', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', mac: '52:54:00:00:00:01' }, b: { bridge: 'br0', ip: '192.168.7.2', mac: '52:54:00:00:00:01' } } }, 'guests.b.mac: 52:54:00:00:00:01 is already used by guests.a'],
+    ['a multicast MAC', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', mac: '01:00:5e:00:00:01' } } }, 'guests.a.mac: 01:00:5e:00:00:01 is a multicast address'],
+    ['a malformed MAC', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', mac: '52:54:00:12:34' } } }, 'guests.a.mac: expected a MAC'],
+    ['duplicate IPs', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1' }, b: { bridge: 'br0', ip: '192.168.7.1' } } }, 'guests.b.ip: 192.168.7.1 is already used by guests.a'],
+    ['an IP outside the subnet', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '10.0.0.1' } } }, "guests.a.ip: 10.0.0.1 is outside bridge br0's subnet 192.168.7.0/24"],
+    ['the network address', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.0' } } }, 'guests.a.ip: 192.168.7.0 is the network address of 192.168.7.0/24'],
+    ['the broadcast address', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.255' } } }, 'guests.a.ip: 192.168.7.255 is the broadcast address of 192.168.7.0/24'],
+    ['an unknown bridge', { bridges: seed.bridges, guests: { a: { bridge: 'br9', ip: '192.168.7.1' } } }, 'guests.a.bridge: unknown bridge "br9"; configured bridges: br0'],
+    ['a bridge name over 15 characters', { bridges: { averyverylongbridge: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'averyverylongbridge', ip: '10.0.0.1' } } }, 'bridges.averyverylongbridge: the name is 19 characters, the kernel allows at most 15'],
+    ['a subnet with host bits', { bridges: { br0: { subnet: '192.168.7.1/24' } }, guests: { a: { bridge: 'br0', ip: '192.168.7.2' } } }, 'bridges.br0.subnet: 192.168.7.1/24 has host bits set'],
+    ['a guest name that shadows a context key', { bridges: seed.bridges, guests: { task: { bridge: 'br0', ip: '192.168.7.1' } } }, "guests.task: 'task' is a key of Vitest's test context"],
+    ['a guest name that is not an identifier', { bridges: seed.bridges, guests: { 'guest-a': { bridge: 'br0', ip: '192.168.7.1' } } }, 'guests.guest-a: the name must be a JavaScript identifier'],
+    ['an unknown arch', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', arch: 'mips' as never } } }, 'guests.a.arch: unknown architecture "mips"'],
+    ['a gateway no NIC can reach', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', gateway: '10.0.0.1' } } }, 'guests.a.gateway: 10.0.0.1 is not on any subnet of this guest'],
+    ['a guest without a NIC', { bridges: seed.bridges, guests: { a: {} } }, 'guests.a: the guest has no NIC'],
+    ['a rootfs without a kernel', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', rootfs: 'disk.img' } } }, 'guests.a.kernel: rootfs/initrd are given without a kernel'],
+    ['no guests', { bridges: seed.bridges, guests: {} }, 'guests: the lab has no guests'],
+  ]
+  test.each(bad)('rejects %s, naming the guest and the field', (_, config, message) => {
+    expect(problemsOf(config).join('\n')).toContain(message)
+  })
+
+  test('rejects missing kernel and rootfs files with their resolved paths', () => {
+    const problems = problemsOf({ bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', kernel: 'bzImage', rootfs: 'root.ext4' } } }, () => false)
+    expect(problems).toEqual(['guests.a.kernel: file not found: /project/bzImage', 'guests.a.rootfs: file not found: /project/root.ext4'])
+  })
+
+  test('reports every problem at once', () => {
+    const problems = problemsOf({ bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.0', mac: '01:00:00:00:00:01' }, skip: { bridge: 'nope', ip: 'x' } } })
+    expect(problems).toHaveLength(4)
+    const error = (() => {
+      try {
+        planLab({ bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.0' } } })
+      } catch (caught) {
+        return caught as Error
+      }
+    })()
+    expect(error?.message).toBe('vitest-qemu: invalid lab config:\n  - guests.a.ip: 192.168.7.0 is the network address of 192.168.7.0/24')
+  })
+})

@@ -1,0 +1,37 @@
+import { expect, test } from 'vitest'
+import { planLab } from './lab-plan.js'
+import { qemuCommand } from './qemu-args.js'
+
+const launch = { accel: 'tcg' as const, kernel: '/k/bzImage', serialSocket: '/run/x/serial.sock', qmpSocket: '/run/x/qmp.sock' }
+
+test("a user's kernel and raw rootfs boot the seed's way: root=/dev/vda, ip=, a virtio drive, copy-on-write", () => {
+  const plan = planLab(
+    { bridges: { br0: { subnet: '192.168.7.0/24' } }, guests: { guestA: { bridge: 'br0', ip: '192.168.7.1', mac: '52:54:00:12:34:50', kernel: 'bzImage', rootfs: 'rootfs.ext4', arch: 'i386' } } },
+    { root: '/k', fileExists: () => true },
+  )
+  const { binary, args } = qemuCommand(plan.guests[0]!, { ...launch, rootfs: { path: '/k/rootfs.ext4', format: 'raw' } })
+  expect(binary).toBe('qemu-system-i386')
+  const value = (flag: string) => args[args.indexOf(flag) + 1]
+  expect(value('-kernel')).toBe('/k/bzImage')
+  // ip=client:server:gateway:netmask:hostname:device:autoconf, no gateway configured here.
+  expect(value('-append')).toBe('console=ttyS0 root=/dev/vda rw ip=192.168.7.1:::255.255.255.0:guestA:eth0:off')
+  expect(value('-drive')).toBe('file=/k/rootfs.ext4,if=virtio,format=raw,snapshot=on')
+  expect(value('-netdev')).toBe('tap,id=net0,ifname=tap0,script=no,downscript=no')
+  expect(value('-device')).toBe('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:50,romfile=')
+  expect(value('-machine')).toBe('pc,accel=tcg')
+  expect(args).toContain('-nodefaults')
+})
+
+test('the default image boots quietly with its initrd; user qemuArgs and append come last', () => {
+  const plan = planLab({
+    bridges: { br0: { subnet: '10.0.0.0/24' } },
+    guests: { a: { bridge: 'br0', ip: '10.0.0.2', gateway: '10.0.0.1', memory: 192, qemuArgs: ['-rtc', 'base=utc'] } },
+  })
+  const { binary, args } = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/run/x/initrd.cpio' })
+  expect(binary).toBe('qemu-system-x86_64')
+  expect(args[args.indexOf('-append') + 1]).toBe('console=ttyS0 quiet ip=10.0.0.2::10.0.0.1:255.255.255.0:a:eth0:off')
+  expect(args[args.indexOf('-initrd') + 1]).toBe('/run/x/initrd.cpio')
+  expect(args[args.indexOf('-m') + 1]).toBe('192')
+  expect(args.slice(-2)).toEqual(['-rtc', 'base=utc'])
+  expect(args).not.toContain('-drive')
+})
