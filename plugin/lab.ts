@@ -18,6 +18,7 @@ import { type LabPlan, planLab } from './lab-plan.js'
 import { info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
+import { sweepDeadRuns, writeLedger } from './sweep.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 
 // The lab engine, usable without Vitest: validate, prepare images, start the
@@ -49,7 +50,10 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   const runDir = runDirFor(runId)
   const logDir = join(root, '.vitest-qemu', 'runs', runId)
   await mkdir(runDir, { recursive: true, mode: 0o700 })
+  const ledger = { runId, testProcessPid: process.pid, startedAt: new Date().toISOString() }
+  await writeLedger(runDir, ledger)
   await mkdir(logDir, { recursive: true })
+  await sweepDeadRuns()
   await pruneOldRuns(join(root, '.vitest-qemu', 'runs'), 10)
 
   let supervisor: ChildProcess | undefined
@@ -104,6 +108,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
     const controlSocket = join(runDir, 'control.sock')
     supervisor = spawnSupervisor()
+    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const events = supervisorEvents(supervisor)
     const start: SupervisorStart = { type: 'start', plan, runDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)

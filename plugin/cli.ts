@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { isArch } from './arch.js'
+import { cacheDir } from './cache-dir.js'
+import { ensureDefaultImage } from './images/default-image.js'
+import { sweepDeadRuns } from './sweep.js'
+
+// npx vitest-qemu <command>
+
+const usage = `usage: vitest-qemu <command>
+  image build [--arch x86_64]   build (or find in the cache) the default guest image
+  cleanup                       remove what runs that died left behind (live runs are not touched)`
+
+async function main(args: string[]): Promise<number> {
+  const [command, sub, ...rest] = args
+  if (command === 'image' && sub === 'build') {
+    const archIndex = rest.indexOf('--arch')
+    const arch = archIndex >= 0 ? rest[archIndex + 1] : 'x86_64'
+    if (!isArch(arch)) {
+      console.error(`vitest-qemu: unknown architecture ${JSON.stringify(arch)}`)
+      return 2
+    }
+    const image = await ensureDefaultImage(arch, cacheDir())
+    console.log(`default ${arch} image: ${image.dir}`)
+    return 0
+  }
+  if (command === 'cleanup') {
+    const removed = await sweepDeadRuns(undefined, 0)
+    console.log(removed.length ? `removed what ${removed.length} dead run(s) left: ${removed.join(', ')}` : 'nothing to clean up')
+    return 0
+  }
+  console.error(usage)
+  return command === undefined || command === '--help' || command === 'help' ? 0 : 2
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(error.message)
+    process.exit(1)
+  },
+)
