@@ -1,16 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { execa } from 'execa'
+import { existsSync, readlinkSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
-import { type LabDescriptor, startLab } from 'vitest-qemu'
-import { footprintOf, hostNetworkState, leftovers, waitUntil } from './support/host-state.js'
+import { startLab } from 'vitest-qemu'
+import { startFixtureRun, waitForBooting, waitForTest } from './support/fixture-run.js'
+import { footprintOf, hostNetworkState, leftovers, processesWithEnv, waitUntil } from './support/host-state.js'
 
-// A lab must leave nothing behind: not after a normal stop, not after Ctrl-C.
+// A lab must leave nothing behind: not after a normal stop, not after Ctrl-C, SIGTERM
+// or SIGKILL of Vitest, whether the guests are still booting or a test is running.
 
-const here = dirname(fileURLToPath(import.meta.url))
-const vitestBin = join(here, '..', 'node_modules', 'vitest', 'vitest.mjs')
+const signalNumbers = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 } as const
 
 describe('cleanup', () => {
   test('after stop, no process, namespace or runtime file of the lab remains, and the host is unchanged', async () => {
@@ -27,26 +24,28 @@ describe('cleanup', () => {
     expect(await hostNetworkState()).toBe(before)
   })
 
-  test('after Ctrl-C during a test, everything of the run is gone within 2 s', async () => {
+  const cases = [
+    ['SIGKILL', 'the guests boot'],
+    ['SIGINT', 'the guests boot'],
+    ['SIGKILL', 'a test runs'],
+    ['SIGINT', 'a test runs'],
+    ['SIGTERM', 'a test runs'],
+  ] as const
+  test.each(cases)('after %s of Vitest while %s, everything of the run is gone within 2 s', async (signal, phase) => {
     const before = await hostNetworkState()
-    const descriptorFile = join(mkdtempSync(join(tmpdir(), 'vq-interrupt-')), 'lab.json')
-    const run = execa(process.execPath, [vitestBin, 'run', '--root', join(here, 'fixtures', 'interrupted-run')], {
-      env: { VQ_DESCRIPTOR_FILE: descriptorFile },
-      reject: false,
-      all: true,
-    })
-    const started = await waitUntil(() => existsSync(descriptorFile) && readFileSync(descriptorFile, 'utf8').endsWith('}'), 120_000, 100)
-    if (!started) {
-      run.kill('SIGKILL')
-      throw new Error(`the interrupted run never reached its test:\n${(await run).all}`)
-    }
-    const descriptor = JSON.parse(readFileSync(descriptorFile, 'utf8')) as LabDescriptor
-    const footprint = footprintOf(descriptor)
-    run.kill('SIGINT')
-    const result = await run
-    expect(result.exitCode, result.all).not.toBe(0)
-    const clean = await waitUntil(async () => (await leftovers(footprint)).length === 0, 2000)
-    expect(clean ? [] : await leftovers(footprint)).toEqual([])
+    const run = startFixtureRun('interrupted-run')
+    const footprint = phase === 'the guests boot' ? await waitForBooting(run, 2) : footprintOf(await waitForTest(run))
+    expect(footprint.pids.length).toBeGreaterThanOrEqual(3)
+    run.process.kill(signal)
+    const result = await run.process
+    const everything = async () => [
+      ...(await leftovers(footprint)),
+      ...processesWithEnv('VQ_DESCRIPTOR_FILE', run.descriptorFile).map((pid) => `test worker ${pid}`),
+    ]
+    const clean = await waitUntil(async () => (await everything()).length === 0, 2000)
+    expect(clean ? [] : await everything()).toEqual([])
+    // The exit status says the run was interrupted: killed by the signal, or 128 + its number.
+    expect(result.signal === signal || result.exitCode === 128 + signalNumbers[signal], `exit ${result.exitCode}, signal ${result.signal}\n${result.all}`).toBe(true)
     expect(await hostNetworkState()).toBe(before)
   })
 })

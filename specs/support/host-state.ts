@@ -1,4 +1,4 @@
-import { readdirSync, readlinkSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { execa } from 'execa'
 import type { LabDescriptor } from 'vitest-qemu'
 
@@ -74,4 +74,19 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
   return check()
+}
+
+/** Pids of processes whose environment holds NAME=VALUE (e.g. the workers of one fixture run). */
+export function processesWithEnv(name: string, value: string): number[] {
+  const pids: number[] = []
+  const needle = `${name}=${value}\0`
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').includes(needle)) pids.push(Number(entry))
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids
 }
