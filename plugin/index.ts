@@ -6,3 +6,6 @@ export { planLab, type LabPlan } from './lab-plan.js'
 export { startLab, type StartedLab, type StartLabOptions } from './lab.js'
 export { qemuLab } from './vitest-plugin.js'
 import './vitest-keys.js'
+// Handles on a running lab; they do not need Vitest, so code that runs startLab itself can use them.
+export { attachLab, Lab } from '../fixtures/lab-handle.js'
+export { CommandError, Guest, type ExecResult } from '../fixtures/guest.js'

@@ -4,19 +4,20 @@ import type { LabPlan } from './lab-plan.js'
 // The lab's layer 2, created inside the supervisor's private network namespace:
 // loopback, one bridge per configured bridge (with an address, so the supervisor can
 // reach guests), one tap per guest NIC. Deleting the namespace deletes all of it.
+// Names always follow `name`/`dev`: `ip link add b type bridge` takes `b` for a keyword.
 
 export function networkCommands(plan: LabPlan): string[] {
   const lines = ['link set lo up']
   for (const bridge of plan.bridges) {
-    lines.push(`link add ${bridge.name} type bridge`)
+    lines.push(`link add name ${bridge.name} type bridge`)
     lines.push(`addr add ${bridge.address}/${bridge.prefix} dev ${bridge.name}`)
-    lines.push(`link set ${bridge.name} up`)
+    lines.push(`link set dev ${bridge.name} up`)
   }
   for (const guest of plan.guests) {
     for (const nic of guest.nics) {
       lines.push(`tuntap add dev ${nic.tap} mode tap`)
-      lines.push(`link set ${nic.tap} master ${nic.bridge}`)
-      lines.push(`link set ${nic.tap} up`)
+      lines.push(`link set dev ${nic.tap} master ${nic.bridge}`)
+      lines.push(`link set dev ${nic.tap} up`)
     }
   }
   return lines

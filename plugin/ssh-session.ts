@@ -21,11 +21,32 @@ export interface ExecResult {
   exitCode: number
 }
 
+// One channel at a time per connection: dropbear 2022.83 (Debian 12) aborts a
+// connection that carries several busy channels ("Failed assertion `!channel->sent_close'"),
+// so concurrency comes from several connections (SshPool), not several channels.
+const MAX_OPEN_CHANNELS = 1
+
 export class SshSession {
+  private open = 0
+  private readonly waiting: (() => void)[] = []
+  /** False once the connection has ended. */
+  connected = true
+
   private constructor(
     readonly guest: string,
     private readonly client: ssh2.Client,
   ) {}
+
+  private async channel<T>(work: () => Promise<T>): Promise<T> {
+    while (this.open >= MAX_OPEN_CHANNELS) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.open++
+    try {
+      return await work()
+    } finally {
+      this.open--
+      this.waiting.shift()?.()
+    }
+  }
 
   /**
    * Connects, retrying until the deadline: an SSH server is ready when a handshake and
@@ -39,9 +60,15 @@ export class SshSession {
       try {
         const sock = await openStream()
         const client = new ssh2.Client()
+        // ssh2 may report a failed attempt more than once; every report after the first is dropped here.
+        client.on('error', () => {})
         await new Promise<void>((resolve, reject) => {
           client.once('ready', resolve)
-          client.once('error', reject)
+          client.once('error', (error) => {
+            client.end()
+            sock.destroy()
+            reject(error)
+          })
           client.once('close', () => reject(new Error('connection closed during the handshake')))
           const config: ConnectConfig = {
             sock,
@@ -54,8 +81,9 @@ export class SshSession {
           }
           client.connect(config)
         })
-        client.on('error', () => {})
-        return new SshSession(guest, client)
+        const session = new SshSession(guest, client)
+        client.on('close', () => (session.connected = false))
+        return session
       } catch (error) {
         lastError = error as Error
         await sleep(250)
@@ -64,6 +92,10 @@ export class SshSession {
   }
 
   exec(command: string, options: { timeout?: number; stdin?: string | Buffer } = {}): Promise<ExecResult> {
+    return this.channel(() => this.execNow(command, options))
+  }
+
+  private execNow(command: string, options: { timeout?: number; stdin?: string | Buffer }): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, stream) => {
         if (error) return reject(new Error(`${this.guest}: ssh exec failed to start: ${error.message}`))
@@ -91,15 +123,15 @@ export class SshSession {
             exitCode: exitCode ?? (signal ? 128 + (signalNumbers[signal] ?? 0) : 255),
           })
         })
-        if (options.stdin !== undefined) stream.end(options.stdin)
-        else stream.end()
+        // Like `ssh -n`: a command that reads stdin gets EOF instead of waiting forever.
+        stream.end(options.stdin)
       })
     })
   }
 
   /** Copies a local file to the guest (through `cat`, which every image has). */
-  async put(localPath: string, remotePath: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
+  put(localPath: string, remotePath: string): Promise<void> {
+    return this.channel(() => new Promise<void>((resolve, reject) => {
       this.client.exec(`cat > '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
         if (error) return reject(error)
         let exitCode: number | undefined
@@ -108,11 +140,11 @@ export class SshSession {
         stream.resume()
         pipeline(createReadStream(localPath), stream).catch(reject)
       })
-    })
+    }))
   }
 
-  async get(remotePath: string, localPath: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
+  get(remotePath: string, localPath: string): Promise<void> {
+    return this.channel(() => new Promise<void>((resolve, reject) => {
       this.client.exec(`cat '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
         if (error) return reject(error)
         let exitCode: number | undefined
@@ -124,7 +156,7 @@ export class SshSession {
           .catch(reject)
         stream.end()
       })
-    })
+    }))
   }
 
   close(): void {

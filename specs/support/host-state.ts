@@ -17,6 +17,9 @@ export async function hostNetworkState(): Promise<string> {
     await read('ip', ['rule']),
     await read('sysctl', ['net.ipv4.ip_forward']),
     await read('sh', ['-c', 'sysctl net.bridge 2>/dev/null || true']),
+    await read('sh', ['-c', 'command -v nft >/dev/null && nft list ruleset || echo "(no nft)"']),
+    await read('sh', ['-c', 'command -v iptables-save >/dev/null && iptables-save | grep -v "^#" || echo "(no iptables)"']),
+    await read('sh', ['-c', 'cat /etc/qemu/bridge.conf 2>/dev/null || echo "(no /etc/qemu/bridge.conf)"']),
   ].join('\n')
 }
 
