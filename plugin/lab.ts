@@ -10,6 +10,7 @@ import { archProfiles } from './arch.js'
 import { cacheDir } from './cache-dir.js'
 import type { LabConfig } from './config.js'
 import { guestOverlay } from './guest-overlay.js'
+import { checkHostMode } from './host-mode.js'
 import { ensureDefaultImage } from './images/default-image.js'
 import { readJsonLines } from './json-lines.js'
 import { chooseAccel } from './kvm-probe.js'
@@ -41,8 +42,8 @@ const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url))
 export async function startLab(config: LabConfig, options: StartLabOptions = {}): Promise<StartedLab> {
   const root = options.root ?? process.cwd()
   const plan = planLab(config, { root })
-  if (plan.network === 'host') throw new Error("vitest-qemu: network: 'host' is not supported yet; use the default 'namespace'")
   await checkHostTools(plan)
+  if (plan.network === 'host') await checkHostMode(plan)
   const started = Date.now()
   const cache = cacheDir(config.cacheDir)
 
@@ -85,10 +86,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         const image = await ensureDefaultImage(guest.arch, cache)
         const initrd = join(dir, 'initrd.cpio')
         await writeFile(initrd, Buffer.concat([await readFile(image.initrd), guestOverlay(plan, guest, keys.public)]))
-        launch = { accel: 'tcg', kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
+        launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
       } else {
         launch = {
           accel: 'tcg',
+          network: plan.network,
           kernel: guest.kernel!,
           initrd: guest.initrd,
           rootfs: guest.rootfs ? { path: guest.rootfs, format: await diskFormat(guest.rootfs) } : undefined,
@@ -107,10 +109,10 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     }
 
     const controlSocket = join(runDir, 'control.sock')
-    supervisor = spawnSupervisor()
+    supervisor = spawnSupervisor(plan.network)
     await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const events = supervisorEvents(supervisor)
-    const start: SupervisorStart = { type: 'start', plan, runDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
+    const start: SupervisorStart = { type: 'start', plan, runId, runDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
@@ -161,13 +163,14 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   }
 }
 
-function spawnSupervisor(): ChildProcess {
-  const rootless = process.getuid?.() !== 0
-  // A fresh network namespace; without root, a user namespace around it (no sudo needed).
-  const unshare = rootless ? ['--user', '--map-root-user', '--net'] : ['--net']
+function spawnSupervisor(network: 'namespace' | 'host'): ChildProcess {
   // detached: its own process group, so a Ctrl-C in the terminal reaches Vitest, and the
   // supervisor learns of it from its closed stdin, not from a signal.
-  return spawn('unshare', [...unshare, '--', process.execPath, SUPERVISOR], { stdio: ['pipe', 'pipe', 'inherit'], detached: true })
+  const options = { stdio: ['pipe', 'pipe', 'inherit'] as ('pipe' | 'inherit')[], detached: true }
+  if (network === 'host') return spawn(process.execPath, [SUPERVISOR], options)
+  // A fresh network namespace; without root, a user namespace around it (no sudo needed).
+  const unshare = process.getuid?.() !== 0 ? ['--user', '--map-root-user', '--net'] : ['--net']
+  return spawn('unshare', [...unshare, '--', process.execPath, SUPERVISOR], options)
 }
 
 interface EventStream {

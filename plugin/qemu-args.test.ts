@@ -2,7 +2,7 @@ import { expect, test } from 'vitest'
 import { planLab } from './lab-plan.js'
 import { qemuCommand } from './qemu-args.js'
 
-const launch = { accel: 'tcg' as const, kernel: '/k/bzImage', serialSocket: '/run/x/serial.sock', qmpSocket: '/run/x/qmp.sock' }
+const launch = { accel: 'tcg' as const, network: 'namespace' as const, kernel: '/k/bzImage', serialSocket: '/run/x/serial.sock', qmpSocket: '/run/x/qmp.sock' }
 
 test("a user's kernel and raw rootfs boot the seed's way: root=/dev/vda, ip=, a virtio drive, copy-on-write", () => {
   const plan = planLab(
@@ -34,4 +34,10 @@ test('the default image boots quietly with its initrd; user qemuArgs and append 
   expect(args[args.indexOf('-m') + 1]).toBe('192')
   expect(args.slice(-2)).toEqual(['-rtc', 'base=utc'])
   expect(args).not.toContain('-drive')
+})
+
+test("host mode attaches NICs through qemu-bridge-helper, the seed's -netdev bridge", () => {
+  const plan = planLab({ network: 'host', bridges: { br0: { subnet: '192.168.7.0/24' } }, guests: { a: { bridge: 'br0', ip: '192.168.7.1' } } })
+  const { args } = qemuCommand(plan.guests[0]!, { ...launch, network: 'host' })
+  expect(args[args.indexOf('-netdev') + 1]).toBe('bridge,id=net0,br=br0,helper=/usr/lib/qemu/qemu-bridge-helper')
 })

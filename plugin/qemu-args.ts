@@ -1,4 +1,5 @@
 import { archProfiles } from './arch.js'
+import { BRIDGE_HELPER } from './host-mode.js'
 import type { GuestPlan } from './lab-plan.js'
 
 // The QEMU command line of one guest. Pure: everything it needs is passed in, so the
@@ -6,6 +7,8 @@ import type { GuestPlan } from './lab-plan.js'
 
 export interface QemuLaunch {
   accel: 'kvm' | 'tcg'
+  /** namespace: taps made by the lab; host: taps made by qemu-bridge-helper on the host's bridge. */
+  network: 'namespace' | 'host'
   kernel: string
   initrd?: string
   rootfs?: { path: string; format: 'raw' | 'qcow2' }
@@ -46,7 +49,10 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   args.push('-chardev', `socket,id=serial0,path=${launch.serialSocket},server=on,wait=off`, '-serial', 'chardev:serial0')
   args.push('-qmp', `unix:${launch.qmpSocket},server=on,wait=off`)
   guest.nics.forEach((nic, index) => {
-    args.push('-netdev', `tap,id=net${index},ifname=${nic.tap},script=no,downscript=no`)
+    args.push(
+      '-netdev',
+      launch.network === 'host' ? `bridge,id=net${index},br=${nic.bridge},helper=${BRIDGE_HELPER}` : `tap,id=net${index},ifname=${nic.tap},script=no,downscript=no`,
+    )
     args.push('-device', `virtio-net-pci,netdev=net${index},mac=${nic.mac},romfile=`)
   })
   args.push(...guest.qemuArgs)

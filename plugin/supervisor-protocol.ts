@@ -23,6 +23,7 @@ export interface SupervisorStart {
   guests: Record<string, { files: GuestFiles; launch: QemuLaunch }>
   /** Private key (OpenSSH format) the default image trusts. */
   privateKey: string
+  runId: string
 }
 
 export type SupervisorCommand = SupervisorStart | { type: 'stop' }

@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
+import { openBridgeForwarding } from './docker-trap.js'
 import type { Server } from 'node:net'
-import { createLabNetwork } from './lab-network.js'
+import { createLabNetwork, networkUndo } from './lab-network.js'
+import { writeUndo } from './sweep.js'
 import { GuestProcess } from './guest-process.js'
 import { readJsonLines } from './json-lines.js'
 import { serveControl, serveForwarding } from './control-server.js'
@@ -16,6 +19,12 @@ const guests = new Map<string, GuestProcess>()
 const servers: Server[] = []
 let stopping = false
 let runDir: string | undefined
+/** Commands that undo what this run changed on the host (host mode only). */
+let undo: string[][] = []
+
+function runUndo(): void {
+  for (const [command, ...args] of undo.splice(0)) spawnSync(command!, args, { stdio: 'ignore' })
+}
 
 function emit(event: SupervisorEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`)
@@ -24,13 +33,21 @@ function emit(event: SupervisorEvent): void {
 /** The hard way out: everything dies now, and the run's sockets go with it. */
 function killAll(): void {
   for (const guest of guests.values()) guest.kill()
+  runUndo()
   if (runDir) rmSync(runDir, { recursive: true, force: true })
 }
 
 async function start(command: SupervisorStart): Promise<void> {
   const { plan } = command
   runDir = command.runDir
+  // Written before anything is changed, so a sweep can undo it if this process is killed.
+  undo = networkUndo(plan)
+  writeUndo(command.runDir, undo)
   await createLabNetwork(plan)
+  if (plan.network === 'host') {
+    undo.push(...(await openBridgeForwarding(plan.bridges.map((bridge) => bridge.name), command.runId)))
+    writeUndo(command.runDir, undo)
+  }
   const multiplier = plan.timeoutMultiplier
   for (const guestPlan of plan.guests) {
     const setup = command.guests[guestPlan.name]!
@@ -63,6 +80,7 @@ async function stop(): Promise<void> {
   stopping = true
   for (const server of servers) server.close()
   await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
+  runUndo()
   if (runDir) rmSync(runDir, { recursive: true, force: true })
   emit({ type: 'stopped' })
   process.exit(0)

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runtimeRoot } from './runtime-dir.js'
@@ -6,7 +7,7 @@ import { runtimeRoot } from './runtime-dir.js'
 // The ledger: each run writes down, in its runtime folder, the supervisor that owns
 // it. A run whose supervisor is gone (a machine that crashed, a SIGKILLed supervisor)
 // has left at most that folder; the next run's start and `vitest-qemu cleanup` remove
-// it. A live run is never touched.
+// it, and undoes the host changes a host-mode run recorded. A live run is never touched.
 
 export interface Ledger {
   runId: string
@@ -14,6 +15,19 @@ export interface Ledger {
   testProcessPid: number
   supervisorPid?: number
   startedAt: string
+}
+
+/** Host changes of a run (host mode: its bridges, its iptables rules) and the commands that undo them. */
+export function writeUndo(runDir: string, commands: string[][]): void {
+  writeFileSync(join(runDir, 'undo.json'), `${JSON.stringify(commands)}\n`)
+}
+
+function readUndo(runDir: string): string[][] {
+  try {
+    return JSON.parse(readFileSync(join(runDir, 'undo.json'), 'utf8')) as string[][]
+  } catch {
+    return []
+  }
 }
 
 export async function writeLedger(runDir: string, ledger: Ledger): Promise<void> {
@@ -48,6 +62,7 @@ export async function sweepDeadRuns(root = runtimeRoot(), graceMs = 60_000): Pro
       if (age < graceMs) continue
     }
     if (ledger && isLive(ledger)) continue
+    for (const [command, ...args] of readUndo(dir)) spawnSync(command!, args, { stdio: 'ignore' })
     await rm(dir, { recursive: true, force: true })
     removed.push(entry.name)
   }

@@ -18,7 +18,7 @@ export async function hostNetworkState(): Promise<string> {
     await read('sysctl', ['net.ipv4.ip_forward']),
     await read('sh', ['-c', 'sysctl net.bridge 2>/dev/null || true']),
     await read('sh', ['-c', 'command -v nft >/dev/null && nft list ruleset || echo "(no nft)"']),
-    await read('sh', ['-c', 'command -v iptables-save >/dev/null && iptables-save | grep -v "^#" || echo "(no iptables)"']),
+    await read('sh', ['-c', 'command -v iptables-save >/dev/null && iptables-save | grep -v "^#" | sed "s/\\[[0-9]*:[0-9]*\\]/[counters]/" || echo "(no iptables)"']),
     await read('sh', ['-c', 'cat /etc/qemu/bridge.conf 2>/dev/null || echo "(no /etc/qemu/bridge.conf)"']),
   ].join('\n')
 }
@@ -48,6 +48,7 @@ export function processesInNamespace(nsLink: string): number[] {
 
 export interface LabFootprint {
   pids: number[]
+  /** The lab's own network namespace; '' for a host-mode lab, which has none. */
   namespace: string
   runDir: string
 }
@@ -65,7 +66,7 @@ export async function leftovers(footprint: LabFootprint): Promise<string[]> {
   const { existsSync } = await import('node:fs')
   const left: string[] = []
   for (const pid of footprint.pids) if (isAlive(pid)) left.push(`process ${pid}`)
-  for (const pid of processesInNamespace(footprint.namespace)) left.push(`process ${pid} in the lab's namespace ${footprint.namespace}`)
+  for (const pid of footprint.namespace ? processesInNamespace(footprint.namespace) : []) left.push(`process ${pid} in the lab's namespace ${footprint.namespace}`)
   if (existsSync(footprint.runDir)) left.push(`runtime folder ${footprint.runDir}`)
   return left
 }
