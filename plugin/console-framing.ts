@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto'
 
 // Framing of a command typed into a serial console, so that console noise cannot break
-// it: the echo of the typed line never contains the markers (they are split by quotes
-// in what is typed), the exit code is read after the end marker, and stdout and stderr
-// come back apart (stderr goes to a file that is printed between two markers).
+// it:
+// - the echo of the typed line never contains the markers (each is split by quotes in
+//   what is typed, and the shell joins them only when it runs the line);
+// - stdout and stderr go to files first and come back apart, each between markers, so
+//   output without a trailing newline or with marker-like text stays exact;
+// - in the default `base64` encoding the output travels base64-encoded: a kernel message
+//   that lands in the middle of it (or of a marker) is recognised by its timestamp and
+//   removed before decoding, since no byte of the command's own output is ever printed
+//   raw. Images without `base64` use the `raw` encoding.
+// The exit code is read after the end marker.
+
+export type FrameEncoding = 'base64' | 'raw'
 
 export interface Frame {
   id: string
+  encoding: FrameEncoding
   line: string
   begin: string
   middle: string
@@ -17,16 +27,22 @@ export function newFrameId(): string {
   return randomBytes(6).toString('hex')
 }
 
-export function frameCommand(command: string, id = newFrameId()): Frame {
+/** How a marker is typed: 'VQ''B…' prints as VQB… but never appears as such in the echo. */
+function typed(marker: string): string {
+  return `'${marker.slice(0, 2)}''${marker.slice(2)}'`
+}
+
+export function frameCommand(command: string, encoding: FrameEncoding = 'base64', id = newFrameId()): Frame {
   const begin = `VQB${id}`
   const middle = `VQM${id}`
-  // Each marker is typed as 'VQ''B…': the shell joins the quotes, the echo does not.
-  const typed = (marker: string) => `'${marker.slice(0, 2)}''${marker.slice(2)}'`
-  const err = `/tmp/.vq-${id}`
+  const out = `/tmp/.vq-${id}.o`
+  const err = `/tmp/.vq-${id}.e`
+  const show = (file: string) => (encoding === 'base64' ? `base64 ${file}` : `cat ${file}; printf '\\n'`)
   const line =
-    `printf '%s\\n' ${typed(begin)}; ( ${command}\n) </dev/null 2>${err}; vq_rc=$?; ` +
-    `printf '\\n%s\\n' ${typed(middle)}; cat ${err} 2>/dev/null; rm -f ${err}; printf '\\n%s%s\\n' ${typed(`VQE${id}`)} "_$vq_rc"\n`
-  return { id, line, begin, middle, endPattern: new RegExp(`VQE${id}_(\\d+)\\r?\\n`) }
+    `printf '%s\\n' ${typed(begin)}; ( ${command}\n) </dev/null >${out} 2>${err}; vq_rc=$?; ` +
+    `${show(out)}; printf '%s\\n' ${typed(middle)}; ${show(err)}; rm -f ${out} ${err}; ` +
+    `printf '%s%s\\n' ${typed(`VQE${id}`)} "_$vq_rc"\n`
+  return { id, encoding, line, begin, middle, endPattern: new RegExp(`VQE${id}_(\\d+)\\r?\\n`) }
 }
 
 // CSI and OSC sequences, and the lone ESC-letter ones, as busybox and bash emit them.
@@ -34,6 +50,13 @@ const ESCAPES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u0
 
 export function stripEscapes(text: string): string {
   return text.replace(ESCAPES, '')
+}
+
+// A kernel message on the console: "[  123.456789] text" up to the end of its line.
+const KERNEL_MESSAGE = /\[ *\d+\.\d{6}\] [^\r\n]*\r?\n/g
+
+export function stripKernelMessages(text: string): string {
+  return text.replace(KERNEL_MESSAGE, '')
 }
 
 export interface FramedResult {
@@ -44,24 +67,21 @@ export interface FramedResult {
 
 /**
  * Finds a complete frame in console text. Returns undefined while the end marker has
- * not arrived yet. `\r\n` becomes `\n`; the newline the frame adds before each marker
- * is removed, so output without a trailing newline comes back without one.
+ * not arrived yet. In raw encoding `\r\n` becomes `\n` and the newline the frame adds
+ * after each part is removed, so output without a trailing newline comes back without one.
  */
-export function parseFrame(text: string, frame: Frame): { result: FramedResult; end: number } | undefined {
+export function parseFrame(consoleText: string, frame: Frame): { result: FramedResult; end: number } | undefined {
+  if (!frame.endPattern.test(consoleText)) return undefined
+  const text = frame.encoding === 'base64' ? stripKernelMessages(stripEscapes(consoleText)) : consoleText
   const end = frame.endPattern.exec(text)
-  if (!end) return undefined
-  const beginAt = text.indexOf(`${frame.begin}\r\n`) >= 0 ? text.indexOf(`${frame.begin}\r\n`) : text.indexOf(`${frame.begin}\n`)
-  const middleAt = text.indexOf(`\n${frame.middle}`, beginAt)
-  if (beginAt < 0 || middleAt < 0 || middleAt > end.index) throw new Error(`console frame ${frame.id} is incomplete: markers out of order`)
-  const afterBegin = text.indexOf('\n', beginAt) + 1
-  const clean = (part: string) => stripEscapes(part).replace(/\r\n/g, '\n').replace(/\n$/, '')
-  const afterMiddle = text.indexOf('\n', middleAt + 1) + 1
-  return {
-    result: {
-      stdout: clean(text.slice(afterBegin, middleAt + 1)),
-      stderr: clean(text.slice(afterMiddle, end.index)),
-      exitCode: Number(end[1]),
-    },
-    end: end.index + end[0].length,
-  }
+  const beginLine = new RegExp(`${frame.begin}\\r?\\n`).exec(text)
+  const middleAt = text.indexOf(`${frame.middle}`, beginLine ? beginLine.index : 0)
+  if (!end || !beginLine || middleAt < 0 || middleAt > end.index) throw new Error(`console frame ${frame.id} is damaged: its markers are missing or out of order`)
+  const stdoutPart = text.slice(beginLine.index + beginLine[0].length, middleAt)
+  const stderrPart = text.slice(text.indexOf('\n', middleAt) + 1, end.index)
+  const decode =
+    frame.encoding === 'base64'
+      ? (part: string) => Buffer.from(part.replace(/\s+/g, ''), 'base64').toString('utf8')
+      : (part: string) => stripEscapes(part).replace(/\r\n/g, '\n').replace(/\n$/, '')
+  return { result: { stdout: decode(stdoutPart), stderr: decode(stderrPart), exitCode: Number(end[1]) }, end: end.index + end[0].length }
 }

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type FramedResult, frameCommand, parseFrame } from './console-framing.js'
+import { type FrameEncoding, type FramedResult, frameCommand, parseFrame } from './console-framing.js'
 import { TimeoutError } from './deadline.js'
 
 // The one owner of a guest's serial console. Every byte from boot to teardown goes to
@@ -30,6 +30,8 @@ export class SerialConsole {
   private readonly waiters = new Set<() => void>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** How framed output travels: raw until the shell is known to have base64. */
+  encoding: FrameEncoding = 'raw'
   /** Called with each chunk of console text (after it is stored). */
   onText?: (chunk: string) => void
 
@@ -101,7 +103,7 @@ export class SerialConsole {
   /** Runs one framed command; commands from several callers run one after another. */
   exec(command: string, timeout: number): Promise<FramedResult> {
     const run = async () => {
-      const frame = frameCommand(command)
+      const frame = frameCommand(command, this.encoding)
       const from = this.position
       this.send(frame.line)
       try {
