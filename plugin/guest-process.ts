@@ -76,7 +76,9 @@ export class GuestProcess {
     const started = Date.now()
     let stage: Stage = 'qemu'
     const within = async <T>(ms: number, work: (deadline: number) => Promise<T>): Promise<T> => {
-      const deadline = Date.now() + ms
+      // The work's own deadline lies a little after the stage's, so the stage's timer, with
+      // its one message naming the stage, is always what ends a stage that makes no progress.
+      const deadline = Date.now() + ms + 1000
       const signal = this.failure.signal
       if (signal.aborted) throw signal.reason
       return await new Promise<T>((resolve, reject) => {
