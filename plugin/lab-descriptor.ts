@@ -19,6 +19,8 @@ export interface GuestDescriptor {
   forwardSocket: string
   ssh: { user: string; password?: string; privateKeyPath?: string; port: number } | false
   qemuPid: number
+  /** Milliseconds from QEMU's start until each boot stage was ready. */
+  bootStages: Partial<Record<'qemu' | 'console' | 'shell' | 'ssh', number>>
 }
 
 export interface LabDescriptor {

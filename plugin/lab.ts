@@ -116,11 +116,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
-    const pids = new Map<string, number>()
+    const ready = new Map<string, Extract<SupervisorEvent, { type: 'guest-ready' }>>()
     for (;;) {
       const event = await events.next(options.signal)
       if (event.type === 'progress') info(`  ${event.guest}: ${event.stage} ready after ${seconds(event.elapsedMs)}`)
-      else if (event.type === 'guest-ready') pids.set(event.guest, event.pid)
+      else if (event.type === 'guest-ready') ready.set(event.guest, event)
       else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
       else if (event.type === 'ready') break
     }
@@ -146,7 +146,8 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           ssh: guest.ssh
             ? { user: guest.ssh.user, password: guest.ssh.password, privateKeyPath: guest.defaultImage ? privateKeyPath : guest.ssh.privateKey, port: guest.ssh.port ?? 22 }
             : false,
-          qemuPid: pids.get(guest.name) ?? -1,
+          qemuPid: ready.get(guest.name)?.pid ?? -1,
+          bootStages: ready.get(guest.name)?.stageMs ?? {},
         }
       }),
     }
