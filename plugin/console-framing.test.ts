@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { type Frame, type FrameEncoding, frameCommand, parseFrame, stripEscapes } from './console-framing.js'
+import { execFileSync } from 'node:child_process'
+import { type Frame, type FrameEncoding, MAX_TYPED_LINE, frameCommand, parseFrame, stripEscapes } from './console-framing.js'
 
 // What a serial console shows for a framed command (echo off, as set at attach):
 // the begin marker, stdout, the middle marker, stderr and the end marker, with the
@@ -65,4 +66,19 @@ describe('console framing, base64', () => {
 
 test('strips terminal escapes: cursor queries, colours, bracketed paste', () => {
   expect(stripEscapes('a\u001b[6nb\u001b[1;31mred\u001b[0m\u001b[?2004hc\u001b]0;title\u0007d')).toBe('abredcd')
+})
+
+describe('long commands', () => {
+  const long = `echo "it's"; printf '%s' '${'x'.repeat(10_000)}' | wc -c; cat <<'EOF'\n${'line\n'.repeat(3)}EOF`
+
+  test('no typed line is longer than a console takes', () => {
+    const frame = frameCommand(long, 'base64', 'abcd')
+    for (const line of frame.line.split('\n')) expect(line.length).toBeLessThanOrEqual(MAX_TYPED_LINE + 300)
+  })
+
+  test.each<FrameEncoding>(['base64', 'raw'])('a shell given the typed text runs the command exactly (%s)', (encoding) => {
+    const frame = frameCommand(long, encoding)
+    const output = execFileSync('sh', [], { input: frame.line, encoding: 'utf8' })
+    expect(parseFrame(output, frame)?.result).toEqual({ stdout: "it's\n10000\nline\nline\nline\n", stderr: '', exitCode: 0 })
+  })
 })

@@ -32,15 +32,34 @@ function typed(marker: string): string {
   return `'${marker.slice(0, 2)}''${marker.slice(2)}'`
 }
 
+/** Longest command line typed as it is; a tty's canonical mode truncates lines past 4095 bytes. */
+export const MAX_TYPED_LINE = 900
+
+/**
+ * A long command is first written to a file in pieces short enough for any console
+ * (`printf '%s' 'piece' >> file`), then run from there; a short one is typed as it is.
+ */
+function commandLines(command: string, file: string): { upload: string; run: string } {
+  if (command.length <= MAX_TYPED_LINE && !command.split('\n').some((line) => line.length > MAX_TYPED_LINE / 2)) return { upload: '', run: command }
+  const characters = Array.from(command)
+  const pieces: string[] = []
+  for (let at = 0; at < characters.length; at += 200) pieces.push(characters.slice(at, at + 200).join(''))
+  const upload = pieces.map((piece) => `printf '%s' '${piece.replace(/'/g, `'\\''`)}' >> ${file}\n`).join('')
+  return { upload: `rm -f ${file}\n${upload}`, run: `. ${file}` }
+}
+
 export function frameCommand(command: string, encoding: FrameEncoding = 'base64', id = newFrameId()): Frame {
   const begin = `VQB${id}`
   const middle = `VQM${id}`
   const out = `/tmp/.vq-${id}.o`
   const err = `/tmp/.vq-${id}.e`
+  const script = `/tmp/.vq-${id}.c`
+  const { upload, run } = commandLines(command, script)
   const show = (file: string) => (encoding === 'base64' ? `base64 ${file}` : `cat ${file}; printf '\\n'`)
   const line =
-    `printf '%s\\n' ${typed(begin)}; ( ${command}\n) </dev/null >${out} 2>${err}; vq_rc=$?; ` +
-    `${show(out)}; printf '%s\\n' ${typed(middle)}; ${show(err)}; rm -f ${out} ${err}; ` +
+    upload +
+    `printf '%s\\n' ${typed(begin)}; ( ${run}\n) </dev/null >${out} 2>${err}; vq_rc=$?; ` +
+    `${show(out)}; printf '%s\\n' ${typed(middle)}; ${show(err)}; rm -f ${out} ${err} ${script}; ` +
     `printf '%s%s\\n' ${typed(`VQE${id}`)} "_$vq_rc"\n`
   return { id, encoding, line, begin, middle, endPattern: new RegExp(`VQE${id}_(\\d+)\\r?\\n`) }
 }

@@ -36,6 +36,12 @@ describe('serial console', () => {
     // The noise did reach the console while the commands ran.
     expect(await guestA.serial.transcript(from)).toMatch(/\[ *\d+\.\d+\] vq-noise \d+/)
   })
+
+
+test('a 10 000-character command line goes through the serial console intact', async ({ guestB }) => {
+    const payload = 'y'.repeat(10_000)
+    expect(await guestB.serial.exec(`printf '%s' '${payload}' | wc -c; echo "it's done"`)).toEqual({ stdout: "10000\nit's done\n", stderr: '', exitCode: 0 })
+  })
 })
 
 describe('SSH', () => {
