@@ -15,7 +15,8 @@ export const archProfiles: Record<Arch, ArchProfile> = {
   x86_64: { qemuBinary: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'amd64' },
   i386: { qemuBinary: 'qemu-system-i386', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'i386' },
   aarch64: { qemuBinary: 'qemu-system-aarch64', debianPackage: 'qemu-system-arm', machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', debianArch: 'arm64' },
-  arm: { qemuBinary: 'qemu-system-arm', debianPackage: 'qemu-system-arm', machine: 'virt', cpu: 'cortex-a15', console: 'ttyAMA0', debianArch: 'armhf' },
+  // 32-bit ARM kernels cannot reach the virt machine's PCIe window above 4 GiB: highmem=off keeps it low.
+  arm: { qemuBinary: 'qemu-system-arm', debianPackage: 'qemu-system-arm', machine: 'virt,highmem=off', cpu: 'cortex-a15', console: 'ttyAMA0', debianArch: 'armhf' },
   riscv64: { qemuBinary: 'qemu-system-riscv64', debianPackage: 'qemu-system-misc', machine: 'virt', console: 'ttyS0', debianArch: 'riscv64' },
 }
 

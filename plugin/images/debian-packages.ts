@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { info } from '../log.js'
 
 // Debian packages of any architecture, fetched with apt through a private state
 // folder: the host's apt configuration (its sources) is read, never changed.
@@ -30,7 +31,15 @@ export class PrivateApt {
     await mkdir(join(this.stateDir, 'lists', 'partial'), { recursive: true })
     await mkdir(join(this.stateDir, 'cache', 'archives', 'partial'), { recursive: true })
     await writeFile(join(this.stateDir, 'status'), '')
-    await this.run('apt-get', ['update'])
+    try {
+      await this.run('apt-get', ['update'])
+    } catch (error) {
+      // A mirror in the middle of a sync fails some indexes (seen: bookworm-security for
+      // i386 and armhf); the others are enough to build from, with a warning.
+      const lists = await readdir(join(this.stateDir, 'lists'))
+      if (!lists.some((name) => name.includes(`binary-${this.debianArch}_Packages`))) throw error
+      info(`warning: some ${this.debianArch} package indexes could not be read; building from the others. ${(error as Error).message.split('\n')[0]}`)
+    }
   }
 
   /** The package a metapackage (e.g. linux-image-cloud-amd64) currently points to. */

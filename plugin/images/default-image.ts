@@ -11,7 +11,7 @@ import { type CpioEntry, writeCpio } from './cpio.js'
 import { PrivateApt } from './debian-packages.js'
 import { etcFiles, initStage1, initStage2 } from './guest-init.js'
 import { withLock } from './lock.js'
-import { moduleLoadOrder, parseModulesDep } from './module-order.js'
+import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js'
 
 // The embedded default guest: a Debian kernel, busybox and dropbear, assembled into an
 // initramfs (and the same tree as an ext4 disk for the seed's root=/dev/vda form).
@@ -23,12 +23,29 @@ interface Recipe {
   modules: string[]
 }
 
+// Modules the guest loads at boot (those a kernel has built in are skipped): virtio for
+// the NIC and the disk, ext4 and the crc32c it asks for at mount time (not a dependency
+// modules.dep knows of) for the root disk form, netem for fault injection.
+const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'crc32c_generic', 'ext4', 'sch_netem']
+const userland = ['busybox-static', 'dropbear-bin']
+
 const recipes: Partial<Record<Arch, Recipe>> = {
-  x86_64: {
-    kernelPackage: 'linux-image-cloud-amd64',
-    packages: ['busybox-static', 'dropbear-bin'],
-    modules: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_console', 'sch_netem'],
-  },
+  x86_64: { kernelPackage: 'linux-image-cloud-amd64', packages: userland, modules },
+  i386: { kernelPackage: 'linux-image-686', packages: userland, modules },
+  aarch64: { kernelPackage: 'linux-image-cloud-arm64', packages: userland, modules },
+  arm: { kernelPackage: 'linux-image-armmp', packages: userland, modules },
+}
+
+/** Why an architecture has no default image, and what to do instead. */
+export function noDefaultImageReason(arch: Arch): string {
+  if (arch === 'riscv64') {
+    return (
+      'riscv64: there is no default image: Debian 12 has no riscv64 port, and the riscv64 package index of Debian 13 ' +
+      'could not be downloaded from the configured mirror (size mismatch). Give the guest your own kernel and initrd ' +
+      "instead, e.g. { arch: 'riscv64', kernel: 'Image', initrd: 'rootfs.cpio.gz' } (a Buildroot qemu_riscv64_virt_defconfig build gives both)"
+    )
+  }
+  return `${arch}: there is no default image; give the guest a kernel (and initrd or rootfs)`
 }
 
 const RECIPE_VERSION = 1
@@ -65,7 +82,7 @@ export async function ensureDefaultImage(arch: Arch, cache: string): Promise<Def
   const image = defaultImagePaths(arch, cache)
   if (existsSync(join(image.dir, 'manifest.json'))) return image
   const recipe = recipes[arch]
-  if (!recipe) throw new Error(`vitest-qemu: there is no default image for ${arch} yet; give the guest a kernel (and initrd or rootfs)`)
+  if (!recipe) throw new Error(`vitest-qemu: ${noDefaultImageReason(arch)}`)
   await mkdir(dirname(image.dir), { recursive: true })
   return withLock(`${image.dir}.lock`, async () => {
     if (existsSync(join(image.dir, 'manifest.json'))) return image
@@ -80,6 +97,7 @@ export async function ensureDefaultImage(arch: Arch, cache: string): Promise<Def
       await rm(work, { recursive: true, force: true })
     }
     info(`built the default ${arch} guest image in ${seconds(Date.now() - started)}`)
+    await pruneOtherBuilds(image)
     return image
   })
 }
@@ -126,7 +144,8 @@ async function build(arch: Arch, recipe: Recipe, work: string, cache: string): P
   if (!vmlinuz) throw new Error(`${kernelPackage} holds no boot/vmlinuz`)
   await execa('depmod', ['-b', extracted, kernelRelease])
   const modulesDir = join(extracted, 'lib/modules', kernelRelease)
-  const order = moduleLoadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), recipe.modules)
+  const builtin = parseModulesBuiltin(await readFile(join(modulesDir, 'modules.builtin'), 'utf8'))
+  const order = moduleLoadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), recipe.modules.filter((name) => !builtin.has(name)))
   for (const module of order) {
     await mkdir(dirname(join(tree, 'lib/modules', module)), { recursive: true })
     await cp(join(modulesDir, module), join(tree, 'lib/modules', module))
@@ -148,6 +167,16 @@ async function build(arch: Arch, recipe: Recipe, work: string, cache: string): P
   const versions: Record<string, string> = {}
   for (const name of unique) versions[name] = await apt.version(name)
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ arch, key: defaultImageKey(arch), kernelRelease, packages: versions, modules: order, builtAt: new Date().toISOString() }, null, 2)}\n`)
+}
+
+/** Removes this architecture's images built from older recipes: they would never be used again by this version. */
+async function pruneOtherBuilds(image: DefaultImage): Promise<void> {
+  const parent = dirname(image.dir)
+  for (const name of await readdir(parent)) {
+    if (name.startsWith(`${image.arch}-`) && /^[a-z0-9_]+-[0-9a-f]{16}$/.test(name) && join(parent, name) !== image.dir) {
+      await rm(join(parent, name), { recursive: true, force: true })
+    }
+  }
 }
 
 async function walk(dir: string): Promise<string[]> {

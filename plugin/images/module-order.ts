@@ -38,3 +38,8 @@ export function moduleLoadOrder(deps: Map<string, string[]>, wanted: string[]): 
 export function moduleName(path: string): string {
   return (path.split('/').pop() ?? path).replace(/\.ko(\.(xz|gz|zst))?$/, '').replace(/-/g, '_')
 }
+
+/** Names of the modules a kernel has built in (modules.builtin lists their would-be paths). */
+export function parseModulesBuiltin(text: string): Set<string> {
+  return new Set(text.split('\n').filter(Boolean).map(moduleName))
+}
