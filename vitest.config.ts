@@ -21,7 +21,22 @@ export default defineConfig({
         ],
         // One spec file at a time: some specs compare the host's network state before and
         // after, and the host-mode spec changes it (as root) while it runs.
-        test: { name: 'seed', include: ['specs/**/*.spec.ts'], testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false },
+        test: { name: 'seed', include: ['specs/*.spec.ts'], testTimeout: 60_000, hookTimeout: 60_000, fileParallelism: false },
+      },
+      {
+        // Two LANs joined by a router guest, for routing, matchers and faults.
+        plugins: [
+          qemuLab({
+            bridges: { lan1: { subnet: '10.1.0.0/24' }, lan2: { subnet: '10.2.0.0/24' } },
+            guests: {
+              alice: { bridge: 'lan1', ip: '10.1.0.10', routes: [{ to: '10.2.0.0/24', via: '10.1.0.1' }] },
+              carol: { bridge: 'lan1', ip: '10.1.0.20', routes: [{ to: '10.2.0.0/24', via: '10.1.0.1' }] },
+              bob: { bridge: 'lan2', ip: '10.2.0.10', routes: [{ to: '10.1.0.0/24', via: '10.2.0.1' }] },
+              router: { nics: [{ bridge: 'lan1', ip: '10.1.0.1' }, { bridge: 'lan2', ip: '10.2.0.1' }], forwarding: true },
+            },
+          }),
+        ],
+        test: { name: 'router', include: ['specs/router/*.spec.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
       },
     ],
   },

@@ -17,6 +17,12 @@ export interface NicConfig {
   mac?: string
 }
 
+export interface RouteConfig {
+  /** Destination CIDR. */
+  to: string
+  via: string
+}
+
 export interface SshConfig {
   user: string
   password?: string
@@ -38,6 +44,10 @@ export interface GuestConfig {
   nics?: NicConfig[]
   /** Default gateway, given to the kernel's `ip=` argument. */
   gateway?: string
+  /** Static routes, e.g. `[{ to: '10.2.0.0/24', via: '10.1.0.1' }]`; `via` must be on a subnet of one of the guest's NICs. */
+  routes?: RouteConfig[]
+  /** Forward IPv4 between the guest's NICs (a router). Default false. */
+  forwarding?: boolean
   arch?: Arch
   kernel?: string
   initrd?: string

@@ -8,6 +8,9 @@ export type ControlRequest =
   | { id: number; op: 'serial.position'; guest: string }
   | { id: number; op: 'serial.slice'; guest: string; from: number; to?: number }
   | { id: number; op: 'qmp'; guest: string; command: string; args?: Record<string, unknown> }
-  | { id: number; op: 'lab.show'; object: 'link' | 'addr' | 'route' | 'neigh'; args: string[] }
+  | { id: number; op: 'lab.show'; object: 'link' | 'addr' | 'route' | 'neigh' | 'fdb'; args: string[] }
+  | { id: number; op: 'lab.probe'; host: string; port: number; timeout: number }
+  | { id: number; op: 'lab.partition'; name: string; a: string[]; b: string[] }
+  | { id: number; op: 'lab.heal'; name: string }
 
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server } from 'node:net'
 import { execa } from 'execa'
 import type { ControlRequest, ControlResponse } from './control-protocol.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
@@ -9,7 +9,11 @@ import { readJsonLines } from './json-lines.js'
 // served one at a time per guest by the channel owners) and one forwarding socket per
 // guest (a client writes "PORT\n", then the stream is the guest's TCP port).
 
-export function serveControl(path: string, guests: Map<string, GuestProcess>): Server {
+/**
+ * @param undo the supervisor's list of commands run at exit; partitions add theirs (in
+ *   host mode their nft tables live in the host's namespace and must not outlive the run).
+ */
+export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][]): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
     socket.on('error', () => {})
@@ -17,7 +21,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>): S
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
     readJsonLines<ControlRequest>(socket, (request) => {
-      handle(request, guests).then(
+      handle(request, guests, undo).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
       )
@@ -27,8 +31,11 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>): S
   return server
 }
 
-async function handle(request: ControlRequest, guests: Map<string, GuestProcess>): Promise<unknown> {
+async function handle(request: ControlRequest, guests: Map<string, GuestProcess>, undo: string[][]): Promise<unknown> {
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
+  if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, undo)
+  if (request.op === 'lab.heal') return heal(request.name, undo)
+  if (request.op === 'lab.probe') return probeTcp(request.host, request.port, request.timeout)
   const guest = guests.get(request.guest)
   if (!guest) throw new Error(`no guest named ${request.guest}`)
   const console = guest.console
@@ -48,11 +55,51 @@ async function handle(request: ControlRequest, guests: Map<string, GuestProcess>
   }
 }
 
-/** `ip -j OBJECT show ARGS` inside the lab's namespace: read-only views for tests. */
+/** `ip -j OBJECT show ARGS` (or `bridge -j fdb show ARGS`) inside the lab's namespace: read-only views for tests. */
 async function showLabNetwork(object: string, args: string[]): Promise<unknown> {
-  if (!['link', 'addr', 'route', 'neigh'].includes(object) || args.some((arg) => typeof arg !== 'string')) throw new Error(`lab.show: cannot show ${object}`)
-  const { stdout } = await execa('ip', ['-j', '-d', object, 'show', ...args])
+  if (!['link', 'addr', 'route', 'neigh', 'fdb'].includes(object) || args.some((arg) => typeof arg !== 'string')) throw new Error(`lab.show: cannot show ${object}`)
+  const { stdout } = object === 'fdb' ? await execa('bridge', ['-j', 'fdb', 'show', ...args]) : await execa('ip', ['-j', '-d', object, 'show', ...args])
   return JSON.parse(stdout || '[]')
+}
+
+// A partition drops every frame between the two groups' MACs on the lab's bridges
+// (nftables, bridge family), so neither ARP replies nor IP get across; healing deletes
+// the table.
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/
+
+function partitionTable(name: string): string {
+  if (!/^[a-z0-9_]{1,24}$/.test(name)) throw new Error(`lab.partition: invalid name ${JSON.stringify(name)}`)
+  return `vitest_qemu_${name}`
+}
+
+async function partition(name: string, a: string[], b: string[], undo: string[][]): Promise<void> {
+  const table = partitionTable(name)
+  if (a.length === 0 || b.length === 0 || ![...a, ...b].every((mac) => MAC.test(mac))) throw new Error('lab.partition: each group needs at least one guest')
+  const set = (macs: string[]) => `{ ${macs.join(', ')} }`
+  const script = `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n  ether saddr ${set(a)} ether daddr ${set(b)} drop\n  ether saddr ${set(b)} ether daddr ${set(a)} drop\n }\n}\n`
+  await execa('nft', ['-f', '-'], { input: script })
+  undo.push(['nft', 'delete', 'table', 'bridge', table])
+}
+
+async function heal(name: string, undo: string[][]): Promise<void> {
+  const table = partitionTable(name)
+  await execa('nft', ['delete', 'table', 'bridge', table])
+  const index = undo.findIndex((command) => command.join(' ') === `nft delete table bridge ${table}`)
+  if (index >= 0) undo.splice(index, 1)
+}
+
+/** Whether a TCP connection from the lab's side to host:port succeeds within the timeout. */
+function probeTcp(host: string, port: number, timeout: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout })
+    const done = (open: boolean) => {
+      socket.destroy()
+      resolve(open)
+    }
+    socket.once('connect', () => done(true))
+    socket.once('timeout', () => done(false))
+    socket.once('error', () => done(false))
+  })
 }
 
 export function serveForwarding(path: string, host: string): Server {

@@ -19,6 +19,8 @@ export function guestOverlay(plan: LabPlan, guest: GuestPlan, publicKey: string)
     { type: 'file', path: 'etc/hosts', data: hostsFile(plan) },
     { type: 'file', path: 'etc/vitest-qemu/nics', data: guest.nics.map((nic) => `${nic.mac} ${nic.ip}/${nic.prefix}\n`).join('') },
     { type: 'file', path: 'etc/vitest-qemu/gateway', data: guest.gateway ? `${guest.gateway}\n` : '' },
+    { type: 'file', path: 'etc/vitest-qemu/routes', data: guest.routes.map((route) => `${route.to} ${route.via}\n`).join('') },
+    { type: 'file', path: 'etc/vitest-qemu/forwarding', data: guest.forwarding ? '1\n' : '0\n' },
     { type: 'file', path: 'root/.ssh/authorized_keys', data: `${publicKey.trim()}\n`, mode: 0o600 },
   ])
 }

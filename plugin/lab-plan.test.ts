@@ -64,6 +64,8 @@ describe('planLab', () => {
     ['a guest name that is not an identifier', { bridges: seed.bridges, guests: { 'guest-a': { bridge: 'br0', ip: '192.168.7.1' } } }, 'guests.guest-a: the name must be a JavaScript identifier'],
     ['an unknown arch', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', arch: 'mips' as never } } }, 'guests.a.arch: unknown architecture "mips"'],
     ['a gateway no NIC can reach', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', gateway: '10.0.0.1' } } }, 'guests.a.gateway: 10.0.0.1 is not on any subnet of this guest'],
+    ['a route via a gateway no NIC can reach', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', routes: [{ to: '10.2.0.0/24', via: '10.9.9.9' }] } } }, 'guests.a.routes[0].via: 10.9.9.9 is not on any subnet of this guest'],
+    ['a route to something that is not a network', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', routes: [{ to: '10.2.0.1', via: '192.168.7.254' }] } } }, 'guests.a.routes[0].to: expected a network in CIDR form'],
     ['a guest without a NIC', { bridges: seed.bridges, guests: { a: {} } }, 'guests.a: the guest has no NIC'],
     ['a rootfs without a kernel', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', rootfs: 'disk.img' } } }, 'guests.a.kernel: rootfs/initrd are given without a kernel'],
     ['no guests', { bridges: seed.bridges, guests: {} }, 'guests: the lab has no guests'],

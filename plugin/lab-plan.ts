@@ -32,6 +32,8 @@ export interface GuestPlan {
   arch: Arch
   nics: NicPlan[]
   gateway?: string
+  routes: { to: string; via: string }[]
+  forwarding: boolean
   kernel?: string
   initrd?: string
   rootfs?: string
@@ -171,13 +173,22 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     if (guest.kernel === undefined && (guest.rootfs !== undefined || guest.initrd !== undefined)) {
       problems.push(`${where}.kernel: rootfs/initrd are given without a kernel; add kernel (or drop them to use the default image)`)
     }
+    const onLink = (address: number) => nics.some((nic) => contains({ network: networkOf(parseIpv4(nic.ip)!, nic.prefix), prefix: nic.prefix }, address))
     if (guest.gateway !== undefined) {
       const gateway = parseIpv4(guest.gateway)
       if (gateway === undefined) problems.push(`${where}.gateway: expected an IPv4 address, got ${JSON.stringify(guest.gateway)}`)
-      else if (!nics.some((nic) => contains({ network: networkOf(parseIpv4(nic.ip)!, nic.prefix), prefix: nic.prefix }, gateway))) {
-        problems.push(`${where}.gateway: ${guest.gateway} is not on any subnet of this guest's NICs`)
-      }
+      else if (!onLink(gateway)) problems.push(`${where}.gateway: ${guest.gateway} is not on any subnet of this guest's NICs`)
     }
+    const routes: { to: string; via: string }[] = []
+    ;(guest.routes ?? []).forEach((route, index) => {
+      const field = `${where}.routes[${index}]`
+      const to = parseCidr(String(route?.to))
+      const via = parseIpv4(String(route?.via))
+      if (!to || networkOf(to.address, to.prefix) !== to.address) problems.push(`${field}.to: expected a network in CIDR form like 10.2.0.0/24, got ${JSON.stringify(route?.to)}`)
+      if (via === undefined) problems.push(`${field}.via: expected an IPv4 address, got ${JSON.stringify(route?.via)}`)
+      else if (!onLink(via)) problems.push(`${field}.via: ${route.via} is not on any subnet of this guest's NICs, so no NIC can reach it`)
+      if (to && via !== undefined) routes.push({ to: `${formatIpv4(to.address)}/${to.prefix}`, via: formatIpv4(via) })
+    })
     const memory = guest.memory ?? 256
     if (!Number.isInteger(memory) || memory < 32) problems.push(`${where}.memory: expected MiB as an integer of at least 32, got ${String(guest.memory)}`)
     const cpus = guest.cpus ?? 1
@@ -198,6 +209,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       arch,
       nics,
       gateway: guest.gateway,
+      routes,
+      forwarding: guest.forwarding === true,
       kernel: guest.kernel && resolve(root, guest.kernel),
       initrd: guest.initrd && resolve(root, guest.initrd),
       rootfs: guest.rootfs && resolve(root, guest.rootfs),

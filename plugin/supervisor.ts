@@ -53,7 +53,7 @@ async function start(command: SupervisorStart): Promise<void> {
     const setup = command.guests[guestPlan.name]!
     guests.set(guestPlan.name, new GuestProcess(guestPlan, setup.files, setup.launch))
   }
-  servers.push(serveControl(command.controlSocket, guests))
+  servers.push(serveControl(command.controlSocket, guests, undo))
   for (const guest of guests.values()) guest.start()
   const results = await Promise.allSettled(
     [...guests.values()].map(async (guest) => {

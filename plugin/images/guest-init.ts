@@ -55,6 +55,10 @@ if [ -s /etc/vitest-qemu/nics ]; then
     done
   done < /etc/vitest-qemu/nics
   [ -s /etc/vitest-qemu/gateway ] && ip route add default via "$(cat /etc/vitest-qemu/gateway)"
+  if [ -s /etc/vitest-qemu/routes ]; then
+    while read -r to via; do ip route add "$to" via "$via"; done < /etc/vitest-qemu/routes
+  fi
+  [ -s /etc/vitest-qemu/forwarding ] && cat /etc/vitest-qemu/forwarding > /proc/sys/net/ipv4/ip_forward
 else
   for arg in $(cat /proc/cmdline); do
     case "$arg" in ip=*)

@@ -1,0 +1,73 @@
+import { describe } from 'vitest'
+import { expect, test } from 'vitest-qemu/test'
+
+// Two LANs joined by a router guest (see the `router` project in vitest.config.ts):
+// alice and carol on lan1, bob on lan2, router on both with forwarding on.
+
+describe('routing', () => {
+  test('alice reaches bob through the router, both ways', async ({ alice, bob }) => {
+    await expect(alice).toHaveRouteTo(bob)
+    await expect(alice).toReach(bob)
+    await expect(bob).toReach(alice)
+  })
+
+  test('with forwarding off on the router, alice does not reach bob, and the failure says why', async ({ alice, bob, router }) => {
+    await router.succeed('echo 0 > /proc/sys/net/ipv4/ip_forward')
+    try {
+      const failure = await expect(alice).toReach(bob, { timeout: 3 }).catch((error: Error) => error)
+      expect(String(failure)).toContain('expected alice (10.1.0.10) to reach bob (10.2.0.10)')
+      expect(String(failure)).toContain('10.2.0.0/24 via 10.1.0.1')
+      expect(String(failure)).toContain('--- bob (10.2.0.10')
+    } finally {
+      await router.succeed('echo 1 > /proc/sys/net/ipv4/ip_forward')
+    }
+    await expect(alice).toReach(bob)
+  })
+
+  test('every guest knows every other by name', async ({ alice }) => {
+    const hosts = await alice.succeed('cat /etc/hosts')
+    for (const line of ['10.1.0.10\talice', '10.1.0.20\tcarol', '10.2.0.10\tbob', '10.1.0.1\trouter', '10.2.0.1\trouter-lan2']) expect(hosts).toContain(line)
+  })
+})
+
+describe('matchers', () => {
+  test('toBeOnBridge: the tap is a port of the bridge and the bridge learned the MAC there', async ({ router, alice }) => {
+    await expect(router).toBeOnBridge('lan1')
+    await expect(router).toBeOnBridge('lan2')
+    await expect(alice).toBeOnBridge('lan1')
+    await expect(alice).not.toBeOnBridge('lan2')
+  })
+
+  test('toHaveOpenPort: from the lab and from another guest, through the router', async ({ alice, bob }) => {
+    await expect(alice).toHaveOpenPort(22)
+    await expect(alice).toHaveOpenPort(22, { from: bob })
+    await expect(alice).not.toHaveOpenPort(23)
+    await expect(alice).not.toHaveOpenPort(23, { from: bob })
+  })
+
+  test('toHaveRouteTo: a network the guest has no route to', async ({ alice }) => {
+    await expect(alice).not.toHaveRouteTo('10.9.0.0/24')
+  })
+})
+
+describe('faults', () => {
+  test('a link set down cuts the guest off', async ({ lab, alice, carol }) => {
+    await lab.link(alice).down()
+    await expect(alice).not.toReach(carol)
+  })
+
+  test('and is back up in the next test: faults end with the test that made them', async ({ alice, carol }) => {
+    await expect(alice).toReach(carol)
+  })
+
+  test('a partition separates two groups both ways until it heals', async ({ lab, alice, bob, carol, router }) => {
+    const partition = await lab.partition([alice, router], [carol])
+    await expect(alice).not.toReach(carol)
+    await expect(carol).not.toReach(alice)
+    await expect(bob).not.toReach(carol)
+    await expect(carol).not.toReach(router)
+    await expect(alice).toReach(bob)
+    await partition.heal()
+    for (const [from, to] of [[alice, carol], [carol, alice], [bob, carol], [carol, router]] as const) await expect(from).toReach(to)
+  })
+})
