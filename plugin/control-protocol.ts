@@ -12,5 +12,7 @@ export type ControlRequest =
   | { id: number; op: 'lab.probe'; host: string; port: number; timeout: number }
   | { id: number; op: 'lab.partition'; name: string; a: string[]; b: string[] }
   | { id: number; op: 'lab.heal'; name: string }
+  | { id: number; op: 'capture.start'; name: string; iface: string }
+  | { id: number; op: 'capture.stop'; name: string }
 
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

@@ -3,6 +3,7 @@ import { connect, createServer, type Server } from 'node:net'
 import { execa } from 'execa'
 import type { ControlRequest, ControlResponse } from './control-protocol.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
+import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from './json-lines.js'
 
 // The supervisor's sockets for workers: one control socket (serial and QMP requests,
@@ -13,7 +14,7 @@ import { readJsonLines } from './json-lines.js'
  * @param undo the supervisor's list of commands run at exit; partitions add theirs (in
  *   host mode their nft tables live in the host's namespace and must not outlive the run).
  */
-export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][]): Server {
+export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
     socket.on('error', () => {})
@@ -21,7 +22,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
     readJsonLines<ControlRequest>(socket, (request) => {
-      handle(request, guests, undo).then(
+      handle(request, guests, undo, captures).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
       )
@@ -31,7 +32,9 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
   return server
 }
 
-async function handle(request: ControlRequest, guests: Map<string, GuestProcess>, undo: string[][]): Promise<unknown> {
+async function handle(request: ControlRequest, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
+  if (request.op === 'capture.start') return captures.start(request.name, request.iface)
+  if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
   if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, undo)
   if (request.op === 'lab.heal') return heal(request.name, undo)

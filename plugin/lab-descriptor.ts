@@ -26,6 +26,8 @@ export interface GuestDescriptor {
 export interface LabDescriptor {
   runId: string
   runDir: string
+  /** Transcripts, QEMU logs and packet captures of this run. */
+  logDir: string
   controlSocket: string
   network: 'namespace' | 'host'
   /** Pid of the supervisor; its network namespace is /proc/PID/ns/net. */

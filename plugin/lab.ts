@@ -112,7 +112,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     supervisor = spawnSupervisor(plan.network)
     await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const events = supervisorEvents(supervisor)
-    const start: SupervisorStart = { type: 'start', plan, runId, runDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
+    const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
@@ -129,6 +129,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     const descriptor: LabDescriptor = {
       runId,
       runDir,
+      logDir,
       controlSocket,
       network: plan.network,
       supervisorPid: supervisor.pid!,

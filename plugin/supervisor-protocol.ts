@@ -24,6 +24,8 @@ export interface SupervisorStart {
   /** Private key (OpenSSH format) the default image trusts. */
   privateKey: string
   runId: string
+  /** The run's log folder: transcripts, QEMU logs, packet captures. */
+  logDir: string
 }
 
 export type SupervisorCommand = SupervisorStart | { type: 'stop' }

@@ -6,6 +6,7 @@ import { createLabNetwork, networkUndo } from './lab-network.js'
 import { writeUndo } from './sweep.js'
 import { GuestProcess } from './guest-process.js'
 import { readJsonLines } from './json-lines.js'
+import { PacketCaptures } from './packet-capture.js'
 import { serveControl, serveForwarding } from './control-server.js'
 import type { SupervisorCommand, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 
@@ -19,6 +20,7 @@ const guests = new Map<string, GuestProcess>()
 const servers: Server[] = []
 let stopping = false
 let runDir: string | undefined
+let captures: PacketCaptures | undefined
 /** Commands that undo what this run changed on the host (host mode only). */
 let undo: string[][] = []
 
@@ -33,6 +35,7 @@ function emit(event: SupervisorEvent): void {
 /** The hard way out: everything dies now, and the run's sockets go with it. */
 function killAll(): void {
   for (const guest of guests.values()) guest.kill()
+  captures?.killAll()
   runUndo()
   if (runDir) rmSync(runDir, { recursive: true, force: true })
 }
@@ -53,7 +56,8 @@ async function start(command: SupervisorStart): Promise<void> {
     const setup = command.guests[guestPlan.name]!
     guests.set(guestPlan.name, new GuestProcess(guestPlan, setup.files, setup.launch))
   }
-  servers.push(serveControl(command.controlSocket, guests, undo))
+  captures = new PacketCaptures(command.logDir)
+  servers.push(serveControl(command.controlSocket, guests, undo, captures))
   for (const guest of guests.values()) guest.start()
   const results = await Promise.allSettled(
     [...guests.values()].map(async (guest) => {
@@ -79,6 +83,7 @@ async function stop(): Promise<void> {
   if (stopping) return
   stopping = true
   for (const server of servers) server.close()
+  await captures?.stopAll()
   await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
   runUndo()
   if (runDir) rmSync(runDir, { recursive: true, force: true })

@@ -71,3 +71,17 @@ describe('faults', () => {
     for (const [from, to] of [[alice, carol], [carol, alice], [bob, carol], [carol, router]] as const) await expect(from).toReach(to)
   })
 })
+
+describe('capture', () => {
+  test('a capture on the bridge holds the ARP exchange and the ICMP echo requests and replies', async ({ lab, alice, carol }) => {
+    // Forget the neighbour first, so the capture sees ARP resolve it.
+    await alice.succeed(`ip neigh flush dev eth0`)
+    const capture = await lab.capture('lan1')
+    await expect(alice).toReach(carol, { count: 3 })
+    await capture.stop()
+    expect(await capture.count(`icmp.type == 8 && ip.src == ${alice.ip} && ip.dst == ${carol.ip}`)).toBeGreaterThanOrEqual(3)
+    expect(await capture.count(`icmp.type == 0 && ip.src == ${carol.ip} && ip.dst == ${alice.ip}`)).toBeGreaterThanOrEqual(3)
+    expect(await capture.count(`arp.opcode == 1 && arp.dst.proto_ipv4 == ${carol.ip}`)).toBeGreaterThanOrEqual(1)
+    expect(await capture.count(`arp.opcode == 2 && arp.src.proto_ipv4 == ${carol.ip} && eth.src == ${carol.mac}`)).toBeGreaterThanOrEqual(1)
+  })
+})
