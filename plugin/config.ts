@@ -72,6 +72,12 @@ export interface LabConfig {
   guests: Record<string, GuestConfig>
   /** `namespace` (default): a private network namespace per run. */
   network?: 'namespace' | 'host'
+  /**
+   * Capture packets on every bridge for the whole run; each failing test gets the
+   * packets of its own time window attached. Needs tcpdump (and editcap, from tshark's
+   * wireshark-common, for the windows). Default false.
+   */
+  capture?: boolean
   /** Multiplies every default timeout, for slow machines. Default 1. */
   timeoutMultiplier?: number
   /** Where default images are cached. Default `$VITEST_QEMU_CACHE` or `~/.cache/vitest-qemu`. */

@@ -34,4 +34,6 @@ export interface LabDescriptor {
   supervisorPid: number
   bridges: { name: string; subnet: string; address: string }[]
   guests: GuestDescriptor[]
+  /** Whole-run packet captures (config `capture: true`), one per bridge. */
+  captures: { bridge: string; path: string }[]
 }

@@ -54,6 +54,7 @@ export interface GuestPlan {
 
 export interface LabPlan {
   network: 'namespace' | 'host'
+  capture: boolean
   bridges: BridgePlan[]
   guests: GuestPlan[]
   timeoutMultiplier: number
@@ -254,5 +255,5 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   }
 
   if (problems.length > 0) throw new LabConfigError(problems)
-  return { network, bridges, guests, timeoutMultiplier: multiplier }
+  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier }
 }

@@ -117,12 +117,16 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
     const ready = new Map<string, Extract<SupervisorEvent, { type: 'guest-ready' }>>()
+    let captures: { bridge: string; path: string }[] = []
     for (;;) {
       const event = await events.next(options.signal)
       if (event.type === 'progress') info(`  ${event.guest}: ${event.stage} ready after ${seconds(event.elapsedMs)}`)
       else if (event.type === 'guest-ready') ready.set(event.guest, event)
       else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
-      else if (event.type === 'ready') break
+      else if (event.type === 'ready') {
+        captures = event.captures
+        break
+      }
     }
     info(`lab ready in ${seconds(Date.now() - started)}`)
 
@@ -134,6 +138,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       network: plan.network,
       supervisorPid: supervisor.pid!,
       bridges: plan.bridges.map((bridge) => ({ name: bridge.name, subnet: bridge.subnet, address: bridge.address })),
+      captures,
       guests: plan.guests.map((guest): GuestDescriptor => {
         const files = guestsSetup[guest.name]!.files
         return {

@@ -34,5 +34,5 @@ export type SupervisorEvent =
   | { type: 'progress'; guest: string; stage: Stage; elapsedMs: number }
   | { type: 'guest-ready'; guest: string; stageMs: Partial<Record<Stage, number>>; pid: number }
   | { type: 'failed'; message: string }
-  | { type: 'ready' }
+  | { type: 'ready'; captures: { bridge: string; path: string }[] }
   | { type: 'stopped' }

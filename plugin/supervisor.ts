@@ -76,7 +76,11 @@ async function start(command: SupervisorStart): Promise<void> {
     emit({ type: 'failed', message: failures.map((failure) => (failure.reason as Error).message).join('\n\n') })
     return
   }
-  emit({ type: 'ready' })
+  const runCaptures: { bridge: string; path: string }[] = []
+  if (plan.capture) {
+    for (const bridge of plan.bridges) runCaptures.push({ bridge: bridge.name, path: await captures!.start(`run-${bridge.name}`, bridge.name) })
+  }
+  emit({ type: 'ready', captures: runCaptures })
 }
 
 async function stop(): Promise<void> {

@@ -1,0 +1,26 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { expect, test } from 'vitest'
+import { startFixtureRun } from './support/fixture-run.js'
+
+// A failing test carries its evidence: the console output of every guest during the
+// test and the packets of its time window, attached so that reporters show them; here
+// read back from a JUnit report of a run that fails on purpose.
+
+test('a failing test has console transcripts and its pcap window attached, down to the JUnit report', { timeout: 180_000 }, async () => {
+  const run = startFixtureRun('failing-run', ['--reporter=junit', '--outputFile=junit.xml'])
+  const result = await run.process
+  expect(result.exitCode, result.all).toBe(1)
+  const junit = readFileSync(join(import.meta.dirname, 'fixtures', 'failing-run', 'junit.xml'), 'utf8')
+  expect(junit).toContain('<failure')
+  const attached = (type: string) => [...junit.matchAll(new RegExp(`<property name="${type}" value="[^"]*?: ([^"]+)"`, 'g'))].map((match) => match[1]!)
+  const consoles = attached('vitest-qemu:console')
+  expect(consoles).toHaveLength(2)
+  const clientConsole = consoles.find((path) => path.endsWith('-client.console.log'))!
+  expect(readFileSync(clientConsole, 'utf8')).toContain('marker-from-the-failing-test')
+  const [pcap] = attached('vitest-qemu:capture')
+  expect(pcap && existsSync(pcap), junit).toBe(true)
+  const requests = await execa('tshark', ['-r', pcap!, '-n', '-Y', 'arp.dst.proto_ipv4 == 10.88.0.99 || ip.dst == 10.88.0.99'])
+  expect(requests.stdout).toContain('10.88.0.99')
+})
