@@ -18,10 +18,8 @@ const hashes = new Map<string, string>()
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
 
 beforeAll(async () => {
-  for (const arch of ['x86_64', 'aarch64', 'arm', 'i386'] as const) {
-    const image = await ensureDefaultImage(arch)
-    imageFiles.push(image.kernel, image.initrd, image.rootfs)
-  }
+  const images = await Promise.all((['x86_64', 'aarch64', 'arm', 'i386'] as const).map((arch) => ensureDefaultImage(arch)))
+  for (const image of images) imageFiles.push(image.kernel, image.initrd, image.rootfs)
   for (const file of imageFiles) hashes.set(file, sha256(file))
   lab = await startLab({
     bridges: { lan: { subnet: '10.60.0.0/24' } },

@@ -78,7 +78,7 @@ export function hasDefaultImage(arch: Arch): boolean {
 }
 
 /** Returns the cached default image of `arch`, building it first when missing. */
-export async function ensureDefaultImage(arch: Arch, cache: string): Promise<DefaultImage> {
+export async function ensureDefaultImage(arch: Arch, cache = cacheDir()): Promise<DefaultImage> {
   const image = defaultImagePaths(arch, cache)
   if (existsSync(join(image.dir, 'manifest.json'))) return image
   const recipe = recipes[arch]
