@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { execa } from 'execa'
 import { archProfiles } from '../arch.js'
@@ -11,6 +11,7 @@ import { type CpioEntry, writeCpio } from './cpio.js'
 import { PrivateApt } from './debian-packages.js'
 import { etcFiles, initStage1, initStage2 } from './guest-init.js'
 import { withLock } from './lock.js'
+import { elfLinking } from './elf-needed.js'
 import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js'
 
 // The embedded default guest: a Debian kernel, busybox and dropbear, assembled into an
@@ -20,6 +21,8 @@ import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-
 interface Recipe {
   kernelPackage: string
   packages: string[]
+  /** Programs copied from the packages (with the libraries they need, found by reading their ELF headers). */
+  programs: string[]
   modules: string[]
 }
 
@@ -27,13 +30,15 @@ interface Recipe {
 // the NIC and the disk, ext4 and the crc32c it asks for at mount time (not a dependency
 // modules.dep knows of) for the root disk form, netem for fault injection.
 const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'crc32c_generic', 'ext4', 'sch_netem']
-const userland = ['busybox-static', 'dropbear-bin']
+// busybox for the shell and tools, dropbear for SSH, iproute2's tc because busybox's knows no netem.
+const packages = ['busybox-static', 'dropbear-bin', 'iproute2']
+const programs = ['bin/busybox', 'usr/sbin/dropbear', 'usr/bin/dropbearkey', 'sbin/tc']
 
 const recipes: Partial<Record<Arch, Recipe>> = {
-  x86_64: { kernelPackage: 'linux-image-cloud-amd64', packages: userland, modules },
-  i386: { kernelPackage: 'linux-image-686', packages: userland, modules },
-  aarch64: { kernelPackage: 'linux-image-cloud-arm64', packages: userland, modules },
-  arm: { kernelPackage: 'linux-image-armmp', packages: userland, modules },
+  x86_64: { kernelPackage: 'linux-image-cloud-amd64', packages, programs, modules },
+  i386: { kernelPackage: 'linux-image-686', packages, programs, modules },
+  aarch64: { kernelPackage: 'linux-image-cloud-arm64', packages, programs, modules },
+  arm: { kernelPackage: 'linux-image-armmp', packages, programs, modules },
 }
 
 /** Why an architecture has no default image, and what to do instead. */
@@ -125,18 +130,7 @@ async function build(arch: Arch, recipe: Recipe, work: string, cache: string): P
   for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'root/.ssh', 'etc/dropbear', 'etc/vitest-qemu', 'newroot', 'var/log']) {
     await mkdir(join(tree, dir), { recursive: true })
   }
-  await cp(join(extracted, 'bin/busybox'), join(tree, 'bin/busybox'))
-  await cp(join(extracted, 'usr/sbin/dropbear'), join(tree, 'usr/sbin/dropbear'))
-  await cp(join(extracted, 'usr/bin/dropbearkey'), join(tree, 'usr/bin/dropbearkey'))
-  // Shared libraries for dropbear (everything but the kernel's modules and glibc's gconv).
-  for (const libRoot of ['lib', 'lib64', 'usr/lib']) {
-    for (const file of await walk(join(extracted, libRoot))) {
-      const rel = relative(extracted, file)
-      if (rel.startsWith('lib/modules/') || rel.includes('/gconv/') || !isSharedLibrary(rel)) continue
-      await mkdir(dirname(join(tree, rel)), { recursive: true })
-      await cp(file, join(tree, rel), { verbatimSymlinks: true })
-    }
-  }
+  for (const program of recipe.programs) await copyWithLibraries(extracted, program, tree)
 
   const kernelRelease = (await readdir(join(extracted, 'lib/modules')))[0]
   if (!kernelRelease) throw new Error(`${kernelPackage} holds no modules`)
@@ -169,6 +163,40 @@ async function build(arch: Arch, recipe: Recipe, work: string, cache: string): P
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ arch, key: defaultImageKey(arch), kernelRelease, packages: versions, modules: order, builtAt: new Date().toISOString() }, null, 2)}\n`)
 }
 
+/**
+ * Copies a program into the tree with its dynamic loader and, recursively, every library
+ * it needs, each from the unpacked packages (any architecture: nothing is run).
+ */
+async function copyWithLibraries(extracted: string, program: string, tree: string, copied = new Set<string>()): Promise<void> {
+  const source = join(extracted, program)
+  if (!existsSync(source)) throw new Error(`default image: ${program} is in none of the recipe's packages`)
+  await mkdir(dirname(join(tree, program)), { recursive: true })
+  await cp(await realpath(source), join(tree, program))
+  copied.add(program)
+  const { needed, interpreter } = elfLinking(source)
+  if (interpreter && !copied.has(interpreter.slice(1))) {
+    await mkdir(dirname(join(tree, interpreter)), { recursive: true })
+    await cp(await realpath(join(extracted, interpreter)), join(tree, interpreter))
+    copied.add(interpreter.slice(1))
+  }
+  for (const soname of needed) {
+    const found = await findLibrary(extracted, soname)
+    if (!found) throw new Error(`default image: ${program} needs ${soname}, which none of the recipe's packages holds`)
+    if (!copied.has(found)) await copyWithLibraries(extracted, found, tree, copied)
+  }
+}
+
+async function findLibrary(extracted: string, soname: string): Promise<string | undefined> {
+  for (const base of ['lib', 'usr/lib']) {
+    if (!existsSync(join(extracted, base))) continue
+    for (const dir of ['', ...(await readdir(join(extracted, base))).filter((name) => name.endsWith('-linux-gnu') || name.endsWith('-linux-gnueabihf'))]) {
+      const candidate = join(base, dir, soname)
+      if (existsSync(join(extracted, candidate))) return candidate
+    }
+  }
+  return undefined
+}
+
 /** Removes this architecture's images built from older recipes: they would never be used again by this version. */
 async function pruneOtherBuilds(image: DefaultImage): Promise<void> {
   const parent = dirname(image.dir)
@@ -177,17 +205,6 @@ async function pruneOtherBuilds(image: DefaultImage): Promise<void> {
       await rm(join(parent, name), { recursive: true, force: true })
     }
   }
-}
-
-async function walk(dir: string): Promise<string[]> {
-  if (!existsSync(dir)) return []
-  const out: string[] = []
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...(await walk(path)))
-    else out.push(path)
-  }
-  return out
 }
 
 async function treeToCpioEntries(root: string): Promise<CpioEntry[]> {
@@ -206,9 +223,4 @@ async function treeToCpioEntries(root: string): Promise<CpioEntry[]> {
   }
   await visit(root)
   return entries
-}
-
-function isSharedLibrary(path: string): boolean {
-  const name = path.split('/').pop() ?? ''
-  return /\.so(\.\d+)*$/.test(name) || name.startsWith('ld-linux')
 }

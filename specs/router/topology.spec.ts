@@ -85,3 +85,23 @@ describe('capture', () => {
     expect(await capture.count(`arp.opcode == 2 && arp.src.proto_ipv4 == ${carol.ip} && eth.src == ${carol.mac}`)).toBeGreaterThanOrEqual(1)
   })
 })
+
+describe('netem', () => {
+  const medianRtt = async (from: { serial: { exec(command: string): Promise<{ stdout: string }> } }, ip: string) => {
+    const { stdout } = await from.serial.exec(`ping -c 7 -i 0.3 ${ip}`)
+    const times = [...stdout.matchAll(/time=([\d.]+) ms/g)].map((match) => Number(match[1])).sort((a, b) => a - b)
+    expect(times.length).toBeGreaterThanOrEqual(5)
+    return times[Math.floor(times.length / 2)]!
+  }
+
+  test('200 ms of delay on a guest makes the median RTT 180-260 ms', async ({ lab, alice, carol }) => {
+    await lab.netem(alice, { delay: 200 })
+    const rtt = await medianRtt(alice, carol.ip)
+    expect(rtt).toBeGreaterThanOrEqual(180)
+    expect(rtt).toBeLessThanOrEqual(260)
+  })
+
+  test('and after that test the RTT is back under 20 ms', async ({ alice, carol }) => {
+    expect(await medianRtt(alice, carol.ip)).toBeLessThan(20)
+  })
+})
