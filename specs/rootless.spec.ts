@@ -30,8 +30,9 @@ test.skipIf(!isRoot)('the seed spec passes as an unprivileged user, and leaves n
   copyFileSync(join(repo, 'package.json'), join(project, 'node_modules', 'vitest-qemu', 'package.json'))
   cpSync(join(repo, 'dist'), join(project, 'node_modules', 'vitest-qemu', 'dist'), { recursive: true })
   writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n')
-  copyFileSync(join(repo, 'specs', 'fixtures', 'rootless-run', 'vitest.config.ts'), join(project, 'vitest.config.ts'))
-  copyFileSync(join(repo, 'specs', 'seed.spec.ts'), join(project, 'seed.spec.ts'))
+  // The seed topology's config (from the parallel-run fixture) and the seed spec itself.
+  copyFileSync(join(repo, 'specs', 'fixtures', 'parallel-run', 'vitest.config.ts'), join(project, 'vitest.config.ts'))
+  copyFileSync(join(repo, 'specs', 'seed.spec.ts'), join(project, 'seed.fixture.ts'))
   const image = defaultImagePaths('x86_64')
   const cache = join(project, 'cache')
   cpSync(image.dir, join(cache, 'images', image.dir.split('/').pop()!), { recursive: true })
