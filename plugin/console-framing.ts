@@ -90,12 +90,13 @@ export interface FramedResult {
  * after each part is removed, so output without a trailing newline comes back without one.
  */
 export function parseFrame(consoleText: string, frame: Frame): { result: FramedResult; end: number } | undefined {
-  if (!frame.endPattern.test(consoleText)) return undefined
+  // Kernel messages go first: one may have landed inside a marker, the end marker too.
   const text = frame.encoding === 'base64' ? stripKernelMessages(stripEscapes(consoleText)) : consoleText
   const end = frame.endPattern.exec(text)
+  if (!end) return undefined
   const beginLine = new RegExp(`${frame.begin}\\r?\\n`).exec(text)
   const middleAt = text.indexOf(`${frame.middle}`, beginLine ? beginLine.index : 0)
-  if (!end || !beginLine || middleAt < 0 || middleAt > end.index) throw new Error(`console frame ${frame.id} is damaged: its markers are missing or out of order`)
+  if (!beginLine || middleAt < 0 || middleAt > end.index) throw new Error(`console frame ${frame.id} is damaged: its markers are missing or out of order`)
   const stdoutPart = text.slice(beginLine.index + beginLine[0].length, middleAt)
   const stderrPart = text.slice(text.indexOf('\n', middleAt) + 1, end.index)
   const decode =
