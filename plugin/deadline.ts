@@ -6,7 +6,3 @@ export class TimeoutError extends Error {
     this.name = 'TimeoutError'
   }
 }
-
-export function remaining(deadline: number): number {
-  return Math.max(0, deadline - Date.now())
-}

@@ -162,7 +162,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     return {
       descriptor,
       logDir,
-      stop: () => (stopped ??= stopSupervisor(running, events).finally(() => rm(runDir, { recursive: true, force: true }))),
+      stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
     }
   } catch (error) {
     await cleanupOnFailure()
@@ -217,14 +217,13 @@ function supervisorEvents(child: ChildProcess): EventStream {
   }
 }
 
-async function stopSupervisor(child: ChildProcess, events: EventStream): Promise<void> {
+async function stopSupervisor(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.stdin!.write(`${JSON.stringify({ type: 'stop' })}\n`)
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)
-  void events
 }
 
 async function checkHostTools(plan: LabPlan): Promise<void> {

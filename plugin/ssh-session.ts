@@ -21,14 +21,10 @@ export interface ExecResult {
   exitCode: number
 }
 
-// One channel at a time per connection: dropbear 2022.83 (Debian 12) aborts a
-// connection that carries several busy channels ("Failed assertion `!channel->sent_close'"),
-// so concurrency comes from several connections (SshPool), not several channels.
-const MAX_OPEN_CHANNELS = 1
-
+// One command at a time per connection: dropbear 2022.83 (Debian 12) aborts a connection
+// that carries several busy channels ("Failed assertion `!channel->sent_close'"), so
+// concurrency comes from several connections (SshPool), each used by one command at a time.
 export class SshSession {
-  private open = 0
-  private readonly waiting: (() => void)[] = []
   /** False once the connection has ended. */
   connected = true
 
@@ -36,17 +32,6 @@ export class SshSession {
     readonly guest: string,
     private readonly client: ssh2.Client,
   ) {}
-
-  private async channel<T>(work: () => Promise<T>): Promise<T> {
-    while (this.open >= MAX_OPEN_CHANNELS) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    this.open++
-    try {
-      return await work()
-    } finally {
-      this.open--
-      this.waiting.shift()?.()
-    }
-  }
 
   /**
    * Connects, retrying until the deadline: an SSH server is ready when a handshake and
@@ -92,10 +77,6 @@ export class SshSession {
   }
 
   exec(command: string, options: { timeout?: number; stdin?: string | Buffer } = {}): Promise<ExecResult> {
-    return this.channel(() => this.execNow(command, options))
-  }
-
-  private execNow(command: string, options: { timeout?: number; stdin?: string | Buffer }): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, stream) => {
         if (error) return reject(new Error(`${this.guest}: ssh exec failed to start: ${error.message}`))
@@ -131,7 +112,7 @@ export class SshSession {
 
   /** Copies a local file to the guest (through `cat`, which every image has). */
   put(localPath: string, remotePath: string): Promise<void> {
-    return this.channel(() => new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       this.client.exec(`cat > '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
         if (error) return reject(error)
         let exitCode: number | undefined
@@ -140,11 +121,11 @@ export class SshSession {
         stream.resume()
         pipeline(createReadStream(localPath), stream).catch(reject)
       })
-    }))
+    })
   }
 
   get(remotePath: string, localPath: string): Promise<void> {
-    return this.channel(() => new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       this.client.exec(`cat '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
         if (error) return reject(error)
         let exitCode: number | undefined
@@ -156,7 +137,7 @@ export class SshSession {
           .catch(reject)
         stream.end()
       })
-    }))
+    })
   }
 
   close(): void {
