@@ -179,11 +179,22 @@ export class GuestProcess {
   }
 }
 
-export function openTcp(host: string, port: number): Promise<Socket> {
+/** A TCP connection that fails after `timeoutMs` rather than waiting out the kernel's SYN retries. */
+export function openTcp(host: string, port: number, timeoutMs = 5000): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port })
-    socket.once('connect', () => resolve(socket))
-    socket.once('error', reject)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no TCP connection to ${host}:${port} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+    socket.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
   })
 }
 
