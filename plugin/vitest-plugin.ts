@@ -12,16 +12,25 @@ const GLOBAL_SETUP = fileURLToPath(new URL('./global-setup.js', import.meta.url)
 
 export interface QemuLabPlugin {
   name: string
+  /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
+  api: { labConfig: LabConfig }
   config(config: { root?: string }): { test: { globalSetup: string[]; provide: Record<string, ProvidedConfig> } }
 }
 
 export function qemuLab(config: LabConfig): QemuLabPlugin {
   return {
     name: 'vitest-qemu',
+    api: { labConfig: config },
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
       return { test: { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } } } }
     },
   }
+}
+
+/** The lab config of a `qemuLab(...)` plugin; undefined for any other plugin. */
+export function labConfigOf(plugin: unknown): LabConfig | undefined {
+  const candidate = plugin as Partial<QemuLabPlugin> | null
+  return candidate?.name === 'vitest-qemu' ? candidate.api?.labConfig : undefined
 }
