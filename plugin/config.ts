@@ -80,6 +80,13 @@ export interface LabConfig {
   capture?: boolean
   /** Multiplies every default timeout, for slow machines. Default 1. */
   timeoutMultiplier?: number
+  /**
+   * Save each guest once it has booted, and restore it in later runs instead of booting
+   * it again (guests with a disk, `rootfs` or drives in `qemuArgs`, always boot). A
+   * snapshot is keyed by everything that defines its guest and is verified before use.
+   * `VITEST_QEMU_SNAPSHOTS=0` or `=1` overrides this. Default false.
+   */
+  snapshots?: boolean
   /** Where default images are cached. Default `$VITEST_QEMU_CACHE` or `~/.cache/vitest-qemu`. */
   cacheDir?: string
 }

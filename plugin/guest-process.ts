@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from './deadline.js'
 import type { GuestPlan } from './lab-plan.js'
+import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from './log.js'
 import { qemuCommand } from './qemu-args.js'
 import { QmpClient } from './qmp-client.js'
@@ -19,8 +20,16 @@ import type { QemuLaunch } from './qemu-args.js'
 export interface StageTimeouts {
   qemu: number
   console: number
+  /** Loading a snapshot's state (restored guests only). */
+  restore: number
   shell: number
   ssh: number
+}
+
+export interface ReadyHooks {
+  onStage: (stage: Stage, elapsedMs: number) => void
+  /** Runs once the shell answers on a cold boot, before the SSH stage (saving a snapshot). */
+  afterShell?: () => Promise<void>
 }
 
 export class GuestProcess {
@@ -35,11 +44,15 @@ export class GuestProcess {
   constructor(
     readonly plan: GuestPlan,
     readonly files: GuestFiles,
-    private readonly launch: QemuLaunch,
+    readonly launch: QemuLaunch,
   ) {
     this.console = new SerialConsole(plan.name, files.serialSocket, files.transcript)
     this.qmp = new QmpClient(plan.name, files.qmpSocket)
     this.log = debug(`guest:${plan.name}`)
+  }
+
+  get restoring(): boolean {
+    return this.launch.incoming !== undefined
   }
 
   get pid(): number {
@@ -72,7 +85,7 @@ export class GuestProcess {
   }
 
   /** Waits through the boot stages; throws an error naming the stage, the time and the console's last lines. */
-  async waitReady(timeouts: StageTimeouts, privateKey: string, onStage: (stage: Stage, elapsedMs: number) => void): Promise<void> {
+  async waitReady(timeouts: StageTimeouts, privateKey: string, hooks: ReadyHooks): Promise<void> {
     const started = Date.now()
     let stage: Stage = 'qemu'
     const within = async <T>(ms: number, work: (deadline: number) => Promise<T>): Promise<T> => {
@@ -93,7 +106,7 @@ export class GuestProcess {
     }
     const done = (name: Stage) => {
       this.stageMs[name] = Date.now() - started
-      onStage(name, Date.now() - started)
+      hooks.onStage(name, Date.now() - started)
     }
     try {
       await within(timeouts.qemu, async (deadline) => {
@@ -101,12 +114,27 @@ export class GuestProcess {
         await this.qmp.connect(deadline)
       })
       done('qemu')
+      if (this.restoring) {
+        // A restored guest prints nothing until asked: it was saved sitting at its shell.
+        stage = 'restore'
+        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline))
+        done('restore')
+        stage = 'shell'
+        await within(timeouts.shell, async (deadline) => {
+          await this.probeShell(deadline)
+          await bringToPresent(this.console, Math.max(1000, deadline - Date.now()))
+        })
+        done('shell')
+        // SSH was listening when the snapshot was taken; connections are opened when used.
+        return
+      }
       stage = 'console'
       await within(timeouts.console, (deadline) => this.console.expect(/[\s\S]/, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal }))
       done('console')
       stage = 'shell'
       await within(timeouts.shell, (deadline) => this.waitForShell(deadline))
       done('shell')
+      await hooks.afterShell?.()
       if (this.plan.ssh) {
         stage = 'ssh'
         const ssh = this.plan.ssh
@@ -143,7 +171,11 @@ export class GuestProcess {
         this.console.send(`${login.password}\n`)
       }
     }
-    // The shell answers framed commands; set the console up so that nothing echoes or wraps.
+    await this.probeShell(deadline)
+  }
+
+  /** The shell answers framed commands; set the console up so that nothing echoes or wraps. */
+  private async probeShell(deadline: number): Promise<void> {
     for (;;) {
       const left = deadline - Date.now()
       if (left <= 0) throw new TimeoutError('no shell answered on the serial console')

@@ -20,7 +20,9 @@ export interface GuestDescriptor {
   ssh: { user: string; password?: string; privateKeyPath?: string; port: number } | false
   qemuPid: number
   /** Milliseconds from QEMU's start until each boot stage was ready. */
-  bootStages: Partial<Record<'qemu' | 'console' | 'shell' | 'ssh', number>>
+  bootStages: Partial<Record<'qemu' | 'console' | 'restore' | 'shell' | 'ssh', number>>
+  /** Booted from its kernel, or restored from a snapshot of an earlier run. */
+  booted: 'cold' | 'restored'
 }
 
 export interface LabDescriptor {

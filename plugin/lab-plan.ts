@@ -58,6 +58,7 @@ export interface LabPlan {
   bridges: BridgePlan[]
   guests: GuestPlan[]
   timeoutMultiplier: number
+  snapshots: boolean
 }
 
 /** Names a guest may not take: they are keys of Vitest's test context. */
@@ -254,6 +255,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     bridges.push({ name, subnet: formatSubnet(subnet), prefix: subnet.prefix, address: address === undefined ? '' : formatIpv4(address) })
   }
 
+  if (config.snapshots !== undefined && typeof config.snapshots !== 'boolean') problems.push(`snapshots: expected true or false, got ${JSON.stringify(config.snapshots)}`)
   if (problems.length > 0) throw new LabConfigError(problems)
-  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier }
+  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier, snapshots: config.snapshots === true }
 }

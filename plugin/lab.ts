@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { arch as hostArch } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,7 @@ import { type LabPlan, planLab } from './lab-plan.js'
 import { info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
+import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 
@@ -63,8 +64,10 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     await rm(runDir, { recursive: true, force: true })
   }
   try {
-    // A key pair for this run only: private key 0600 in the run's folder, public key baked into each guest's overlay.
-    const keys = ssh2.utils.generateKeyPairSync('ed25519')
+    const snapshots = snapshotsEnabled(plan.snapshots)
+    // The key pair default images trust: for this run only, or, with snapshots (whose
+    // guests keep the key they were saved with), the cache's own. Private key 0600.
+    const keys = snapshots ? await cachedKeyPair(cache) : ssh2.utils.generateKeyPairSync('ed25519')
     const privateKeyPath = join(runDir, 'id_ed25519')
     await writeFile(privateKeyPath, keys.private, { mode: 0o600 })
 
@@ -82,10 +85,12 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         qemuLog: join(logDir, `${guest.name}.qemu.log`),
       }
       let launch: QemuLaunch
+      let initrdBytes: Buffer | undefined
       if (guest.defaultImage) {
         const image = await ensureDefaultImage(guest.arch, cache)
         const initrd = join(dir, 'initrd.cpio')
-        await writeFile(initrd, Buffer.concat([await readFile(image.initrd), guestOverlay(plan, guest, keys.public)]))
+        initrdBytes = Buffer.concat([await readFile(image.initrd), guestOverlay(plan, guest, keys.public)])
+        await writeFile(initrd, initrdBytes)
         launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
       } else {
         launch = {
@@ -106,6 +111,13 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       }
       launch.accel = accelByArch.get(guest.arch)!.accel
       guestsSetup[guest.name] = { files, launch }
+      const ineligible = snapshots ? snapshotIneligibility(guest) : undefined
+      if (ineligible) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
+      else if (snapshots) {
+        const found = await snapshotFor(guest, launch, initrdBytes, cache)
+        if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
+        guestsSetup[guest.name]!.snapshot = found.setup
+      }
     }
 
     const controlSocket = join(runDir, 'control.sock')
@@ -121,6 +133,8 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     for (;;) {
       const event = await events.next(options.signal)
       if (event.type === 'progress') info(`  ${event.guest}: ${event.stage} ready after ${seconds(event.elapsedMs)}`)
+      else if (event.type === 'snapshot-saved') info(`  ${event.guest}: saved its booted state for later runs (${seconds(event.elapsedMs)})`)
+      else if (event.type === 'notice') info(event.message)
       else if (event.type === 'guest-ready') ready.set(event.guest, event)
       else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
       else if (event.type === 'ready') {
@@ -154,6 +168,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
             : false,
           qemuPid: ready.get(guest.name)?.pid ?? -1,
           bootStages: ready.get(guest.name)?.stageMs ?? {},
+          booted: ready.get(guest.name)?.booted ?? 'cold',
         }
       }),
     }
@@ -258,4 +273,19 @@ async function pruneOldRuns(dir: string, keep: number): Promise<void> {
   )
   runs.sort((a, b) => b.mtime - a.mtime)
   for (const old of runs.slice(keep)) await rm(old.path, { recursive: true, force: true })
+}
+
+/** The key pair kept in the cache for snapshotted guests, made on first use. */
+async function cachedKeyPair(cache: string): Promise<{ private: string; public: string }> {
+  const path = join(cache, 'ssh', 'ed25519-key-pair.json')
+  if (!existsSync(path)) {
+    await mkdir(join(cache, 'ssh'), { recursive: true, mode: 0o700 })
+    const keys = ssh2.utils.generateKeyPairSync('ed25519')
+    // One file, written aside and renamed: a concurrent run reads one whole pair or none.
+    const draft = `${path}.${process.pid}.tmp`
+    await writeFile(draft, JSON.stringify({ private: keys.private, public: keys.public }), { mode: 0o600 })
+    await rename(draft, path)
+  }
+  const pair = JSON.parse(await readFile(path, 'utf8')) as { private: string; public: string }
+  return pair
 }

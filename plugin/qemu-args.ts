@@ -14,6 +14,8 @@ export interface QemuLaunch {
   rootfs?: { path: string; format: 'raw' | 'qcow2' }
   serialSocket: string
   qmpSocket: string
+  /** A saved state to restore instead of booting (see snapshot-store.ts). */
+  incoming?: string
 }
 
 /** The kernel's `ip=` argument: ip::gateway:netmask:hostname:device:autoconf. */
@@ -56,5 +58,6 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
     args.push('-device', `virtio-net-pci,netdev=net${index},mac=${nic.mac},romfile=`)
   })
   args.push(...guest.qemuArgs)
+  if (launch.incoming) args.push('-incoming', `exec:cat '${launch.incoming.replace(/'/g, `'\\''`)}'`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }
 }

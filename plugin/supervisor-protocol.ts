@@ -4,7 +4,8 @@ import type { QemuLaunch } from './qemu-args.js'
 // Messages between the test process and its supervisor: JSON lines on the
 // supervisor's stdin (commands) and stdout (events). Closing stdin means "die now".
 
-export type Stage = 'qemu' | 'console' | 'shell' | 'ssh'
+/** Boot stages; a restored guest goes qemu → restore → shell instead. */
+export type Stage = 'qemu' | 'console' | 'restore' | 'shell' | 'ssh'
 
 export interface GuestFiles {
   dir: string
@@ -15,12 +16,19 @@ export interface GuestFiles {
   qemuLog: string
 }
 
+export interface GuestSnapshotSetup {
+  key: string
+  /** The snapshot's folder; restored from when `restore`, else saved to after a cold boot. */
+  dir: string
+  restore: boolean
+}
+
 export interface SupervisorStart {
   type: 'start'
   plan: LabPlan
   runDir: string
   controlSocket: string
-  guests: Record<string, { files: GuestFiles; launch: QemuLaunch }>
+  guests: Record<string, { files: GuestFiles; launch: QemuLaunch; snapshot?: GuestSnapshotSetup }>
   /** Private key (OpenSSH format) the default image trusts. */
   privateKey: string
   runId: string
@@ -32,7 +40,9 @@ export type SupervisorCommand = SupervisorStart | { type: 'stop' }
 
 export type SupervisorEvent =
   | { type: 'progress'; guest: string; stage: Stage; elapsedMs: number }
-  | { type: 'guest-ready'; guest: string; stageMs: Partial<Record<Stage, number>>; pid: number }
+  | { type: 'guest-ready'; guest: string; stageMs: Partial<Record<Stage, number>>; pid: number; booted: 'cold' | 'restored' }
+  | { type: 'notice'; message: string }
+  | { type: 'snapshot-saved'; guest: string; elapsedMs: number }
   | { type: 'failed'; message: string }
   | { type: 'ready'; captures: { bridge: string; path: string }[] }
   | { type: 'stopped' }

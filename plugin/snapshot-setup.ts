@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto'
+import { stat } from 'node:fs/promises'
+import { execa } from 'execa'
+import type { GuestPlan } from './lab-plan.js'
+import { type QemuLaunch, qemuCommand } from './qemu-args.js'
+import { findSnapshot, sha256OfFile, snapshotDir, snapshotKey } from './snapshot-store.js'
+import type { GuestSnapshotSetup } from './supervisor-protocol.js'
+
+// Decides, per guest, whether a run restores a snapshot or saves one: computes the key
+// from everything that defines the booted guest and looks the snapshot up.
+
+/** Whether snapshots are on: `VITEST_QEMU_SNAPSHOTS` (0/1) wins over the config. */
+export function snapshotsEnabled(configured: boolean, env = process.env.VITEST_QEMU_SNAPSHOTS): boolean {
+  if (env === undefined || env === '') return configured
+  return !['0', 'false', 'off', 'no'].includes(env.toLowerCase())
+}
+
+/** Why a guest cannot be snapshotted, or undefined. A disk's state would not match a restored memory. */
+export function snapshotIneligibility(guest: GuestPlan): string | undefined {
+  if (guest.rootfs) return 'it has a root disk'
+  if (guest.qemuArgs.some((arg) => /^-(drive|blockdev|hd[a-d]|cdrom|sd|mtdblock|pflash|virtfs|fsdev)$/.test(arg))) return 'its qemuArgs attach storage'
+  return undefined
+}
+
+export interface SnapshotLookupResult {
+  setup: GuestSnapshotSetup
+  /** Set when a snapshot existed but was not valid (it was deleted). */
+  discarded?: string
+}
+
+export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdBytes: Buffer | undefined, cache: string): Promise<SnapshotLookupResult> {
+  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', incoming: undefined }
+  const { binary, args } = qemuCommand(guest, placeholders)
+  const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel) }
+  if (initrdBytes) fileHashes.initrd = createHash('sha256').update(initrdBytes).digest('hex')
+  else if (launch.initrd) fileHashes.initrd = await fileHash(launch.initrd)
+  if (guest.dtb) fileHashes.dtb = await fileHash(guest.dtb)
+  const key = snapshotKey({
+    qemuVersion: await qemuVersion(binary),
+    args,
+    fileHashes,
+    extra: { console: guest.console, login: guest.login ?? null, defaultImage: guest.defaultImage },
+  })
+  const dir = snapshotDir(cache, guest.name, key)
+  const found = await findSnapshot(dir, key)
+  return {
+    setup: { key, dir, restore: found.status === 'valid' },
+    discarded: found.status === 'invalid' ? found.reason : undefined,
+  }
+}
+
+const versions = new Map<string, Promise<string>>()
+function qemuVersion(binary: string): Promise<string> {
+  let version = versions.get(binary)
+  if (!version) {
+    version = execa(binary, ['--version'], { timeout: 10_000 }).then((result) => result.stdout.split('\n')[0]!.trim())
+    versions.set(binary, version)
+  }
+  return version
+}
+
+// Files are hashed once per process while their size and modification time stay the same.
+const hashes = new Map<string, string>()
+async function fileHash(path: string): Promise<string> {
+  const info = await stat(path)
+  const id = `${path}:${info.size}:${info.mtimeMs}`
+  let hash = hashes.get(id)
+  if (!hash) {
+    hash = await sha256OfFile(path)
+    hashes.set(id, hash)
+  }
+  return hash
+}
