@@ -60,16 +60,18 @@ test('a missing QEMU names the Debian package of its architecture', () => {
 })
 
 const kvm = (facts: Partial<KvmFacts>): Check =>
-  kvmCheck({ forced: undefined, kvmArches: ['x86_64'], hostArch: 'x64', device: 'usable', deviceGroup: 'kvm', user: 'ann', probe: undefined, cpuExtension: undefined, ...facts })
+  kvmCheck({ forced: undefined, kvmArches: ['x86_64'], hostArch: 'x64', device: 'usable', deviceGroup: 'kvm', deviceMode: 0o660, user: 'ann', probe: undefined, cpuExtension: undefined, inVirtualMachine: false, ...facts })
 
 test('KVM: missing, not accessible, not working and working are told apart, each saying what runs', () => {
   expect(kvm({ device: 'missing' })).toMatchObject({ status: 'warn', summary: '/dev/kvm missing: TCG in use (slower)', fix: expect.stringContaining('no virtualisation extensions') })
+  expect(kvm({ device: 'missing', inVirtualMachine: true }).fix).toContain('enable nested virtualisation on the host that runs it')
   expect(kvm({ device: 'missing', cpuExtension: 'vmx' }).fix).toBe('sudo modprobe kvm_intel')
   expect(kvm({ device: 'missing', cpuExtension: 'svm' }).fix).toBe('sudo modprobe kvm_amd')
-  expect(kvm({ device: 'no-access' })).toMatchObject({ status: 'warn', summary: expect.stringContaining('TCG in use'), fix: expect.stringContaining('sudo usermod -aG kvm ann') })
+  expect(kvm({ device: 'no-access' })).toMatchObject({ status: 'warn', summary: expect.stringContaining('TCG in use'), fix: 'sudo usermod -aG kvm ann   # then log in again' })
+  expect(kvm({ device: 'no-access', deviceGroup: 'root', deviceMode: 0o600 }).fix).toMatch(/^sudo chown root:kvm \/dev\/kvm && sudo chmod 0660 \/dev\/kvm && sudo usermod -aG kvm ann /)
   expect(kvm({ probe: { accel: 'tcg', reason: '/dev/kvm is present but KVM does not work here (the probe guest printed nothing within 4 s)' } })).toMatchObject({
     status: 'warn',
-    summary: expect.stringContaining('present but not working, TCG in use'),
+    summary: '/dev/kvm present but not working, TCG in use (slower): a probe boot under KVM failed: the probe guest printed nothing within 4 s',
   })
   expect(kvm({ probe: { accel: 'kvm', reason: 'a probe boot under KVM printed the kernel banner' } })).toMatchObject({ status: 'ok', summary: expect.stringContaining('working') })
   expect(kvm({ probe: 'no-kernel' })).toMatchObject({ status: 'warn', fix: expect.stringContaining('npx vitest-qemu image build --arch x86_64') })

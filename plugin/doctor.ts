@@ -104,13 +104,15 @@ export interface KvmFacts {
   kvmArches: Arch[]
   hostArch: string
   device: 'missing' | 'no-access' | 'usable'
-  /** /dev/kvm's group, for the fix when this user cannot open it. */
+  /** /dev/kvm's group and mode, for the fix when this user cannot open it. */
   deviceGroup: string | undefined
+  deviceMode: number | undefined
   user: string
   /** The result of a probe boot; 'no-kernel' when no guest kernel was at hand to boot. */
   probe: AccelChoice | 'no-kernel' | undefined
-  /** From /proc/cpuinfo: virtualisation extensions, for the fix when /dev/kvm is missing. */
+  /** From /proc/cpuinfo, for the fix when /dev/kvm is missing: virtualisation extensions, and whether this is a VM. */
   cpuExtension: 'vmx' | 'svm' | undefined
+  inVirtualMachine: boolean
 }
 
 export function kvmCheck(facts: KvmFacts): Check {
@@ -122,7 +124,9 @@ export function kvmCheck(facts: KvmFacts): Check {
   if (facts.kvmArches.length === 0) return { id, status: 'ok', summary: `not used: no configured guest architecture runs under KVM on this ${facts.hostArch} host; TCG in use` }
   const deviceState = { missing: '/dev/kvm missing', 'no-access': `/dev/kvm not accessible to ${facts.user}`, usable: '/dev/kvm accessible' }[facts.device]
   if (forced === 'tcg') return { id, status: 'ok', summary: `VITEST_QEMU_ACCEL=tcg: TCG forced (${deviceState})` }
-  const joinGroup = `sudo usermod -aG ${facts.deviceGroup ?? 'kvm'} ${facts.user}   # then log in again`
+  // Distributions give /dev/kvm to group kvm, mode 0660; a device only root may open needs that first.
+  const groupCanOpen = facts.deviceGroup !== undefined && facts.deviceGroup !== 'root' && ((facts.deviceMode ?? 0) & 0o060) === 0o060
+  const joinGroup = `${groupCanOpen ? '' : 'sudo chown root:kvm /dev/kvm && sudo chmod 0660 /dev/kvm && '}sudo usermod -aG ${groupCanOpen ? facts.deviceGroup : 'kvm'} ${facts.user}   # then log in again`
   if (facts.device === 'missing') {
     if (forced === 'kvm') return { id, status: 'fail', summary: 'VITEST_QEMU_ACCEL=kvm but /dev/kvm is missing: QEMU cannot start', fix: 'unset VITEST_QEMU_ACCEL' }
     const fix =
@@ -130,12 +134,15 @@ export function kvmCheck(facts: KvmFacts): Check {
         ? 'sudo modprobe kvm_intel'
         : facts.cpuExtension === 'svm'
           ? 'sudo modprobe kvm_amd'
-          : 'none on this machine: the CPU shows no virtualisation extensions (vmx/svm); enable VT-x/AMD-V in the firmware, or nested virtualisation in the hypervisor. Guests work under TCG, only slower'
+          : facts.inVirtualMachine
+            ? 'none inside this VM: its CPU shows no virtualisation extensions (vmx/svm); enable nested virtualisation on the host that runs it. Guests work under TCG, only slower'
+            : 'none on this machine: the CPU shows no virtualisation extensions (vmx/svm); enable VT-x/AMD-V in the firmware. Guests work under TCG, only slower'
     return { id, status: 'warn', summary: '/dev/kvm missing: TCG in use (slower)', fix }
   }
   if (facts.device === 'no-access') {
     if (forced === 'kvm') return { id, status: 'fail', summary: `VITEST_QEMU_ACCEL=kvm but ${deviceState}: QEMU cannot start`, fix: joinGroup }
-    return { id, status: 'warn', summary: `${deviceState} (group ${facts.deviceGroup ?? '?'}): TCG in use (slower)`, fix: joinGroup }
+    const owner = `group ${facts.deviceGroup ?? '?'}, mode ${(facts.deviceMode ?? 0).toString(8).padStart(4, '0')}`
+    return { id, status: 'warn', summary: `${deviceState} (${owner}): TCG in use (slower)`, fix: joinGroup }
   }
   const probe = facts.probe
   if (probe === 'no-kernel' || probe === undefined) {
@@ -154,7 +161,7 @@ export function kvmCheck(facts: KvmFacts): Check {
   return {
     id,
     status: 'warn',
-    summary: `${probe.reason}: present but not working, TCG in use (slower)`,
+    summary: `/dev/kvm present but not working, TCG in use (slower): ${probe.reason.replace(/^\/dev\/kvm is present but KVM does not work here \((.*)\)$/, 'a probe boot under KVM failed: $1')}`,
     fix: 'none needed: guests run under TCG. For KVM, run on a host whose KVM works (nested KVM inside a VM often hangs guests)',
   }
 }
@@ -524,7 +531,10 @@ async function kvmFacts(scope: DoctorScope, user: string): Promise<KvmFacts> {
   }
   const flags = readText('/proc/cpuinfo') ?? ''
   const cpuExtension = /\bvmx\b/.test(flags) ? 'vmx' : /\bsvm\b/.test(flags) ? 'svm' : undefined
-  return { forced, kvmArches, hostArch: hostArch(), device, deviceGroup: device === 'missing' ? undefined : groupName(statSync('/dev/kvm').gid), user, probe, cpuExtension }
+  const inVirtualMachine = /\bhypervisor\b/.test(flags)
+  const stats = device === 'missing' ? undefined : statSync('/dev/kvm')
+  const deviceGroup = stats && groupName(stats.gid)
+  return { forced, kvmArches, hostArch: hostArch(), device, deviceGroup, deviceMode: stats && stats.mode & 0o7777, user, probe, cpuExtension, inVirtualMachine }
 }
 
 function tunFacts(user: string, isRoot: boolean): TunFacts {
