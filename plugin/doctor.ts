@@ -401,8 +401,8 @@ export interface DoctorOptions {
   cwd?: string
 }
 
-/** Runs every check; the first is the one saying which labs decided the rest. */
-export async function runDoctor(options: DoctorOptions = {}): Promise<{ checks: Check[]; scope: DoctorScope }> {
+/** Runs every check, in the order printed; the `config` check says which labs decided the rest. */
+export async function runDoctor(options: DoctorOptions = {}): Promise<Check[]> {
   const { scope, check: configCheck } = await loadScope(options)
   const isRoot = process.getuid?.() === 0
   const user = userInfo().username
@@ -412,18 +412,18 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<{ checks: 
   checks.push(kvmCheck(await kvmFacts(scope, user)))
   checks.push(tunCheck(tunFacts(user, isRoot)))
   checks.push(namespaceCheck(await namespaceFacts(isRoot, found.has('ip'))))
-  checks.push(toolsCheck({ id: 'iproute2', tools: { ip: 'iproute2', bridge: 'iproute2' }, found, purpose: 'bridges, taps, lab.show()', required: true }))
-  checks.push(toolsCheck({ id: 'util-linux', tools: { unshare: 'util-linux', setpriv: 'util-linux' }, found, purpose: "the run's namespace, QEMU's parent-death signal", required: true }))
+  checks.push(toolsCheck({ id: 'iproute2', tools: { ip: 'iproute2', bridge: 'iproute2' }, found, purpose: 'for bridges, taps, lab.show()', required: true }))
+  checks.push(toolsCheck({ id: 'util-linux', tools: { unshare: 'util-linux', setpriv: 'util-linux' }, found, purpose: "for the run's namespace and QEMU's parent-death signal", required: true }))
   checks.push(
     toolsCheck({
       id: 'capture',
       tools: { tcpdump: 'tcpdump', editcap: 'wireshark-common', tshark: 'tshark' },
       found,
-      purpose: scope.capture ? 'capture: true in the config, lab.capture()' : 'lab.capture() and capture: true; not set in the config',
+      purpose: scope.capture ? 'for capture: true in the config, and lab.capture()' : 'for lab.capture(), and capture: true, which the config does not set',
       required: scope.capture,
     }),
   )
-  checks.push(toolsCheck({ id: 'nftables', tools: { nft: 'nftables' }, found, purpose: 'lab.partition()', required: false }))
+  checks.push(toolsCheck({ id: 'nftables', tools: { nft: 'nftables' }, found, purpose: 'for lab.partition()', required: false }))
   checks.push(diskCheck(await Promise.all(scope.cacheDirs.map(async (dir) => ({ dir, freeBytes: await freeBytes(dir) })))))
   if (scope.hostBridges.length === 0) checks.push(hostModeUnusedCheck())
   else {
@@ -432,7 +432,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<{ checks: 
     checks.push(bridgeAclCheck(scope.hostBridges, allowedBridges(BRIDGE_CONF)))
     checks.push(bridgeNetfilterCheck({ netfilterOn: bridgeNetfilterOn(), forwardRules: await forwardRules(), bridges: scope.hostBridges }))
   }
-  return { checks, scope }
+  return checks
 }
 
 async function loadScope(options: DoctorOptions): Promise<{ scope: DoctorScope; check: Check }> {
@@ -616,7 +616,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
       return 2
     }
   }
-  const { checks } = await runDoctor(options)
+  const checks = await runDoctor(options)
   const who = process.getuid?.() === 0 ? 'as root' : `as ${userInfo().username} (not root)`
   process.stdout.write(json ? formatJson(checks) : formatReport(checks, `vitest-qemu doctor, ${who}, on this ${hostArch()} host:`))
   return exitCodeOf(checks)
