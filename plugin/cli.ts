@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 import { isArch } from './arch.js'
 import { cacheDir } from './cache-dir.js'
+import { doctorCommand } from './doctor.js'
 import { ensureDefaultImage } from './images/default-image.js'
 import { sweepDeadRuns } from './sweep.js'
 
 // npx vitest-qemu <command>
 
 const usage = `usage: vitest-qemu <command>
+  doctor [--json] [--config <file>] [--project <name>]
+                                check this machine for what the labs need; exit 1 when a check fails
   image build [--arch x86_64]   build (or find in the cache) the default guest image
   cleanup                       remove what runs that died left behind (live runs are not touched)`
 
 async function main(args: string[]): Promise<number> {
   const [command, sub, ...rest] = args
+  if (command === 'doctor') return doctorCommand(args.slice(1))
   if (command === 'image' && sub === 'build') {
     const archIndex = rest.indexOf('--arch')
     const arch = archIndex >= 0 ? rest[archIndex + 1] : 'x86_64'

@@ -1,6 +1,8 @@
 import { constants } from 'node:fs'
 import { access } from 'node:fs/promises'
+import { arch as hostArch } from 'node:os'
 import { execa } from 'execa'
+import type { Arch } from './config.js'
 
 // KVM is used only when it demonstrably works: /dev/kvm can exist and answer while a
 // guest under it hangs (nested virtualisation). A short boot of the kernel decides.
@@ -8,6 +10,11 @@ import { execa } from 'execa'
 export interface AccelChoice {
   accel: 'kvm' | 'tcg'
   reason: string
+}
+
+/** KVM runs guests of the host's own architecture only (and i386 on x86-64). */
+export function kvmCanRun(arch: Arch, host: string = hostArch()): boolean {
+  return (host === 'x64' && (arch === 'x86_64' || arch === 'i386')) || (host === 'arm64' && arch === 'aarch64')
 }
 
 export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMatches: boolean): Promise<AccelChoice> {
@@ -19,6 +26,11 @@ export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMa
   } catch {
     return { accel: 'tcg', reason: '/dev/kvm is missing or not accessible' }
   }
+  return probeKvm(qemuBinary, kernel)
+}
+
+/** Boots `kernel` under KVM for up to 4 s: KVM works when the kernel's banner appears. */
+export async function probeKvm(qemuBinary: string, kernel: string): Promise<AccelChoice> {
   const probe = await execa(
     qemuBinary,
     ['-accel', 'kvm', '-nodefaults', '-display', 'none', '-no-reboot', '-m', '64', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-serial', 'stdio'],

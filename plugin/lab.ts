@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { arch as hostArch } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
@@ -13,7 +12,7 @@ import { guestOverlay } from './guest-overlay.js'
 import { checkHostMode } from './host-mode.js'
 import { ensureDefaultImage } from './images/default-image.js'
 import { readJsonLines } from './json-lines.js'
-import { chooseAccel } from './kvm-probe.js'
+import { chooseAccel, kvmCanRun } from './kvm-probe.js'
 import type { GuestDescriptor, LabDescriptor } from './lab-descriptor.js'
 import { type LabPlan, planLab } from './lab-plan.js'
 import { info, seconds } from './log.js'
@@ -104,8 +103,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         }
       }
       if (!accelByArch.has(guest.arch)) {
-        const sameArch = (hostArch() === 'x64' && (guest.arch === 'x86_64' || guest.arch === 'i386')) || (hostArch() === 'arm64' && guest.arch === 'aarch64')
-        const choice = await chooseAccel(archProfiles[guest.arch].qemuBinary, launch.kernel, sameArch)
+        const choice = await chooseAccel(archProfiles[guest.arch].qemuBinary, launch.kernel, kvmCanRun(guest.arch))
         accelByArch.set(guest.arch, choice)
         info(`${guest.arch} guests run under ${choice.accel.toUpperCase()}: ${choice.reason}`)
       }
