@@ -8,6 +8,7 @@ import { GuestProcess } from './guest-process.js'
 import { readJsonLines } from './json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
 import { serveControl, serveForwarding } from './control-server.js'
+import { serveConsoleAttach } from './console-attach-server.js'
 import type { SupervisorCommand, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 
 // The supervisor: one process per run, started inside the lab's private network
@@ -68,6 +69,7 @@ async function start(command: SupervisorStart): Promise<void> {
         (stage, elapsedMs) => emit({ type: 'progress', guest: guest.plan.name, stage, elapsedMs }),
       )
       servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip))
+      servers.push(serveConsoleAttach(guest.files.consoleSocket, guest.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid })
     }),
   )
