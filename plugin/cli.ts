@@ -2,6 +2,10 @@
 import { isArch } from './arch.js'
 import { cacheDir } from './cache-dir.js'
 import { doctorCommand } from './doctor.js'
+import { parseAttachArgs, parseUpArgs, UsageError } from './cli-args.js'
+import { attachConsole } from './cli-console.js'
+import { sshToGuest } from './cli-ssh.js'
+import { up } from './cli-up.js'
 import { ensureDefaultImage } from './images/default-image.js'
 import { sweepDeadRuns } from './sweep.js'
 
@@ -11,7 +15,12 @@ const usage = `usage: vitest-qemu <command>
   doctor [--json] [--config <file>] [--project <name>]
                                 check this machine for what the labs need; exit 1 when a check fails
   image build [--arch x86_64]   build (or find in the cache) the default guest image
-  cleanup                       remove what runs that died left behind (live runs are not touched)`
+  cleanup                       remove what runs that died left behind (live runs are not touched)
+  up [--config FILE] [--project NAME]
+                                boot the lab of a Vitest config and keep it up until Ctrl-C
+  console GUEST [--run ID]      attach this terminal to a guest's serial console (Ctrl-] detaches)
+  ssh GUEST [--run ID] [-- COMMAND]
+                                a shell, or one command, on a guest over SSH`
 
 async function main(args: string[]): Promise<number> {
   const [command, sub, ...rest] = args
@@ -26,6 +35,15 @@ async function main(args: string[]): Promise<number> {
     const image = await ensureDefaultImage(arch, cacheDir())
     console.log(`default ${arch} image: ${image.dir}`)
     return 0
+  }
+  try {
+    if (command === 'up') return await up(parseUpArgs(args.slice(1)))
+    if (command === 'console') return await attachConsole(parseAttachArgs('console', args.slice(1)))
+    if (command === 'ssh') return await sshToGuest(parseAttachArgs('ssh', args.slice(1)))
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    console.error(`vitest-qemu ${error.message}\n${usage}`)
+    return 2
   }
   if (command === 'cleanup') {
     const removed = await sweepDeadRuns(undefined, 0)

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node'
+import { keepLabIfFailed, keepMode } from './keep-on-failure.js'
 import { type StartedLab, startLab } from './lab.js'
 import { CONFIG_KEY, LAB_KEY } from './vitest-keys.js'
 
@@ -7,14 +8,21 @@ import { CONFIG_KEY, LAB_KEY } from './vitest-keys.js'
 // supervisor cleans up on its own when its pipe closes.
 
 let lab: StartedLab | undefined
+let testProject: TestProject | undefined
 
 export async function setup(project: TestProject): Promise<void> {
+  keepMode(process.env.VITEST_QEMU_KEEP) // a misspelt value fails before anything boots
+  testProject = project
   const { config, root } = project.getProvidedContext()[CONFIG_KEY]
   lab = await startLab(config, { root })
   project.provide(LAB_KEY, lab.descriptor)
 }
 
 export async function teardown(): Promise<void> {
-  await lab?.stop()
-  lab = undefined
+  try {
+    if (lab && testProject) await keepLabIfFailed(lab, testProject)
+  } finally {
+    await lab?.stop()
+    lab = undefined
+  }
 }

@@ -17,6 +17,8 @@ export interface GuestDescriptor {
   nics: NicDescriptor[]
   transcript: string
   forwardSocket: string
+  /** The serial console as a stream for a terminal: write "ROWS COLS\n", then read and type (`vitest-qemu console`). */
+  consoleSocket: string
   ssh: { user: string; password?: string; privateKeyPath?: string; port: number } | false
   qemuPid: number
   /** Milliseconds from QEMU's start until each boot stage was ready. */

@@ -80,6 +80,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         serialSocket: join(dir, 'serial.sock'),
         qmpSocket: join(dir, 'qmp.sock'),
         forwardSocket: join(dir, 'forward.sock'),
+        consoleSocket: join(dir, 'console.sock'),
         transcript: join(logDir, `${guest.name}.console.log`),
         qemuLog: join(logDir, `${guest.name}.qemu.log`),
       }
@@ -161,6 +162,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           nics: guest.nics.map((nic) => ({ ...nic })),
           transcript: files.transcript,
           forwardSocket: files.forwardSocket,
+          consoleSocket: files.consoleSocket,
           ssh: guest.ssh
             ? { user: guest.ssh.user, password: guest.ssh.password, privateKeyPath: guest.defaultImage ? privateKeyPath : guest.ssh.privateKey, port: guest.ssh.port ?? 22 }
             : false,

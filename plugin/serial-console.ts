@@ -28,6 +28,7 @@ export class SerialConsole {
   private readonly decoder = new StringDecoder('utf8')
   private readonly transcript: WriteStream
   private readonly waiters = new Set<() => void>()
+  private readonly listeners = new Set<(chunk: string) => void>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
   /** How framed output travels: raw until the shell is known to have base64. */
@@ -63,6 +64,7 @@ export class SerialConsole {
       const chunk = this.decoder.write(data)
       this.text += chunk
       this.onText?.(chunk)
+      for (const listener of this.listeners) listener(chunk)
       for (const wake of [...this.waiters]) wake()
     })
     this.socket.on('error', () => {})
@@ -84,7 +86,13 @@ export class SerialConsole {
     return this.text.replace(/\r/g, '').split('\n').slice(-lines).join('\n')
   }
 
-  send(text: string): void {
+  /** Calls `listener` with each new chunk of console text, until the returned function is called. */
+  subscribe(listener: (chunk: string) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  send(text: string | Buffer): void {
     if (!this.socket || this.closed) throw new Error(`${this.guest}: the serial console is not connected`)
     this.socket.write(text)
   }

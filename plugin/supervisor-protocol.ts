@@ -12,6 +12,8 @@ export interface GuestFiles {
   serialSocket: string
   qmpSocket: string
   forwardSocket: string
+  /** The console for an interactive terminal (see console-attach-server.ts). */
+  consoleSocket: string
   transcript: string
   qemuLog: string
 }

@@ -13,6 +13,7 @@ import { serveControl, serveForwarding } from './control-server.js'
 import type { GuestFiles, GuestSnapshotSetup, Stage, SupervisorCommand, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 import type { GuestPlan } from './lab-plan.js'
 import type { QemuLaunch } from './qemu-args.js'
+import { serveConsoleAttach } from './console-attach-server.js'
 
 // The supervisor: one process per run, started inside the lab's private network
 // namespace, in its own process group. It owns the bridges, the taps, every QEMU and
@@ -62,6 +63,7 @@ async function start(command: SupervisorStart): Promise<void> {
       const setup = command.guests[guestPlan.name]!
       const guest = await bootGuest(guestPlan, setup.files, setup.launch, setup.snapshot, plan.timeoutMultiplier, command.privateKey)
       servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip))
+      servers.push(serveConsoleAttach(guest.files.consoleSocket, guest.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
     }),
   )

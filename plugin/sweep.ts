@@ -34,7 +34,8 @@ export async function writeLedger(runDir: string, ledger: Ledger): Promise<void>
   await writeFile(join(runDir, 'ledger.json'), `${JSON.stringify(ledger)}\n`)
 }
 
-function alive(pid: number, cmdlineIncludes?: string): boolean {
+/** Whether process `pid` exists and its command line includes the given text. */
+export function alive(pid: number, cmdlineIncludes?: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(cmdlineIncludes ?? '')
   } catch {
