@@ -87,6 +87,13 @@ export interface LabConfig {
    * `VITEST_QEMU_SNAPSHOTS=0` or `=1` overrides this. Default false.
    */
   snapshots?: boolean
+  /**
+   * `shared` (default): the test files of a run share the guests as they are. `per-file`:
+   * before each test file the guests are brought back to their state right after boot
+   * (restored from a saved state in well under a second); the project's files then run
+   * one at a time.
+   */
+  isolation?: 'shared' | 'per-file'
   /** Where default images are cached. Default `$VITEST_QEMU_CACHE` or `~/.cache/vitest-qemu`. */
   cacheDir?: string
 }

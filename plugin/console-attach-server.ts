@@ -10,7 +10,8 @@ import type { SerialConsole } from './serial-console.js'
 
 const SCROLLBACK = 64 * 1024
 
-export function serveConsoleAttach(path: string, console: SerialConsole): Server {
+/** @param consoleOf the guest's console now (a reset gives the guest a new one). */
+export function serveConsoleAttach(path: string, consoleOf: () => SerialConsole): Server {
   rmSync(path, { force: true })
   let attached = 0
   const server = createServer((client) => {
@@ -27,6 +28,7 @@ export function serveConsoleAttach(path: string, console: SerialConsole): Server
       const size = parseTerminalSize(header.subarray(0, newline).toString('latin1'))
       if (!size) return void client.destroy()
       attached++
+      const console = consoleOf()
       client.write(lastScreenful(console.slice(Math.max(0, console.position - SCROLLBACK)), size.rows))
       const unsubscribe = console.subscribe((text) => client.write(text))
       const type = (input: string | Buffer) => {

@@ -14,5 +14,6 @@ export type ControlRequest =
   | { id: number; op: 'lab.heal'; name: string }
   | { id: number; op: 'capture.start'; name: string; iface: string }
   | { id: number; op: 'capture.stop'; name: string }
+  | { id: number; op: 'lab.reset'; ifUsed: boolean }
 
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

@@ -14,7 +14,16 @@ import { readJsonLines } from './json-lines.js'
  * @param undo the supervisor's list of commands run at exit; partitions add theirs (in
  *   host mode their nft tables live in the host's namespace and must not outlive the run).
  */
-export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Server {
+export interface LabReset {
+  /** Brings every guest back to its saved state; with `ifUsed`, only when a client used the lab since the last reset. */
+  reset(ifUsed: boolean): Promise<unknown>
+  /** Called on every request that may change a guest. */
+  used(): void
+  /** Resolves when no reset is under way: requests wait for it, so none reaches a guest being replaced. */
+  settled(): Promise<void>
+}
+
+export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
     socket.on('error', () => {})
@@ -22,7 +31,13 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
     readJsonLines<ControlRequest>(socket, (request) => {
-      handle(request, guests, undo, captures).then(
+      if (request.op === 'lab.reset') {
+        labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
+        return
+      }
+      // Reading a console's transcript changes nothing; everything else may.
+      if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
+      labReset.settled().then(() => handle(request, guests, undo, captures)).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
       )
@@ -32,7 +47,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
   return server
 }
 
-async function handle(request: ControlRequest, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
+async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
   if (request.op === 'capture.start') return captures.start(request.name, request.iface)
   if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
@@ -105,9 +120,10 @@ function probeTcp(host: string, port: number, timeout: number): Promise<boolean>
   })
 }
 
-export function serveForwarding(path: string, host: string): Server {
+export function serveForwarding(path: string, host: string, labReset?: Pick<LabReset, 'used' | 'settled'>): Server {
   rmSync(path, { force: true })
   const server = createServer((client) => {
+    labReset?.used()
     client.on('error', () => {})
     let header = ''
     const onData = (chunk: Buffer) => {
@@ -121,7 +137,7 @@ export function serveForwarding(path: string, host: string): Server {
       client.pause()
       const port = Number(header.slice(0, newline))
       const rest = Buffer.from(header.slice(newline + 1), 'latin1')
-      openTcp(host, port).then(
+      ;(labReset?.settled() ?? Promise.resolve()).then(() => openTcp(host, port)).then(
         (upstream) => {
           upstream.on('error', () => client.destroy())
           client.on('close', () => upstream.destroy())

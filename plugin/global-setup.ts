@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node'
 import { keepLabIfFailed, keepMode } from './keep-on-failure.js'
 import { type StartedLab, startLab } from './lab.js'
+import { info, seconds } from './log.js'
 import { CONFIG_KEY, LAB_KEY } from './vitest-keys.js'
 
 // Vitest's global setup (main process): boots the lab once for the run and tells
@@ -14,8 +15,23 @@ export async function setup(project: TestProject): Promise<void> {
   keepMode(process.env.VITEST_QEMU_KEEP) // a misspelt value fails before anything boots
   testProject = project
   const { config, root } = project.getProvidedContext()[CONFIG_KEY]
-  lab = await startLab(config, { root })
-  project.provide(LAB_KEY, lab.descriptor)
+  // In watch mode the lab stays up between reruns; each rerun of this project's files
+  // first brings every guest back to its state right after boot.
+  const watching = project.vitest.config.watch
+  const started = await startLab(config, { root, resettable: watching || config.isolation === 'per-file' })
+  lab = started
+  project.provide(LAB_KEY, started.descriptor)
+  if (watching) {
+    project.onTestsRerun(async (specifications) => {
+      if (!specifications.some((specification) => specification.project.name === project.name)) return
+      // The workers start meanwhile; their first request to the lab waits for the reset.
+      const { done } = await started.beginReset()
+      done.then(
+        (ms) => info(`guests reset for the rerun in ${seconds(ms)}`),
+        (error: Error) => info(error.message),
+      )
+    })
+  }
 }
 
 export async function teardown(): Promise<void> {

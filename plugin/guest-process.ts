@@ -28,8 +28,11 @@ export interface StageTimeouts {
 
 export interface ReadyHooks {
   onStage: (stage: Stage, elapsedMs: number) => void
-  /** Runs once the shell answers on a cold boot, before the SSH stage (saving a snapshot). */
-  afterShell?: () => Promise<void>
+  /**
+   * Runs once a cold-booted guest is ready (saving a snapshot): after SSH has answered,
+   * so the SSH server's host key, made on first use, is part of what is saved.
+   */
+  afterReady?: () => Promise<void>
 }
 
 export class GuestProcess {
@@ -120,10 +123,7 @@ export class GuestProcess {
         await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline))
         done('restore')
         stage = 'shell'
-        await within(timeouts.shell, async (deadline) => {
-          await this.probeShell(deadline)
-          await bringToPresent(this.console, Math.max(1000, deadline - Date.now()))
-        })
+        await within(timeouts.shell, (deadline) => bringToPresent(this.console, deadline - Date.now()))
         done('shell')
         // SSH was listening when the snapshot was taken; connections are opened when used.
         return
@@ -134,7 +134,6 @@ export class GuestProcess {
       stage = 'shell'
       await within(timeouts.shell, (deadline) => this.waitForShell(deadline))
       done('shell')
-      await hooks.afterShell?.()
       if (this.plan.ssh) {
         stage = 'ssh'
         const ssh = this.plan.ssh
@@ -150,6 +149,7 @@ export class GuestProcess {
         })
         done('ssh')
       }
+      await hooks.afterReady?.()
     } catch (error) {
       const elapsed = ((Date.now() - started) / 1000).toFixed(1)
       throw new Error(
@@ -204,6 +204,17 @@ export class GuestProcess {
     child.kill('SIGKILL')
     await exited
     this.qmp.close()
+  }
+
+  /** Ends QEMU at once (its state is of no further use) and waits until it is gone, so its tap is free again. */
+  async terminate(): Promise<void> {
+    const child = this.child
+    this.console.close()
+    this.qmp.close()
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGKILL')
+    await exited
   }
 
   kill(): void {

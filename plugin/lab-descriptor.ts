@@ -38,6 +38,8 @@ export interface LabDescriptor {
   supervisorPid: number
   bridges: { name: string; subnet: string; address: string }[]
   guests: GuestDescriptor[]
+  /** `per-file`: each test file starts with the guests as they were right after boot. */
+  isolation: 'shared' | 'per-file'
   /** Whole-run packet captures (config `capture: true`), one per bridge. */
   captures: { bridge: string; path: string }[]
 }

@@ -92,3 +92,11 @@ describe('planLab', () => {
     expect(error?.message).toBe('vitest-qemu: invalid lab config:\n  - guests.a.ip: 192.168.7.0 is the network address of 192.168.7.0/24')
   })
 })
+
+test('snapshots and isolation are checked like every other field', () => {
+  expect(problemsOf({ ...seed, snapshots: 'yes' as never, isolation: 'per-test' as never })).toEqual([
+    'snapshots: expected true or false, got "yes"',
+    `isolation: expected 'shared' or 'per-file', got "per-test"`,
+  ])
+  expect(planLab({ ...seed, isolation: 'per-file' })).toMatchObject({ snapshots: false, isolation: 'per-file' })
+})

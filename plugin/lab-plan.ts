@@ -59,6 +59,7 @@ export interface LabPlan {
   guests: GuestPlan[]
   timeoutMultiplier: number
   snapshots: boolean
+  isolation: 'shared' | 'per-file'
 }
 
 /** Names a guest may not take: they are keys of Vitest's test context. */
@@ -256,6 +257,9 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   }
 
   if (config.snapshots !== undefined && typeof config.snapshots !== 'boolean') problems.push(`snapshots: expected true or false, got ${JSON.stringify(config.snapshots)}`)
+  if (config.isolation !== undefined && config.isolation !== 'shared' && config.isolation !== 'per-file') {
+    problems.push(`isolation: expected 'shared' or 'per-file', got ${JSON.stringify(config.isolation)}`)
+  }
   if (problems.length > 0) throw new LabConfigError(problems)
-  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier, snapshots: config.snapshots === true }
+  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier, snapshots: config.snapshots === true, isolation: config.isolation ?? 'shared' }
 }

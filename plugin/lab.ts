@@ -29,11 +29,23 @@ export interface StartLabOptions {
   /** Relative paths in the config resolve against it; run logs go under it. Default: cwd. */
   root?: string
   signal?: AbortSignal
+  /** Keep each guest's state after boot so that `reset()` can bring the lab back to it (watch mode). */
+  resettable?: boolean
 }
 
 export interface StartedLab {
   readonly descriptor: LabDescriptor
   readonly logDir: string
+  /**
+   * Brings every guest back to its state right after boot (restoring a saved state, or
+   * booting again where there is none); needs `resettable`. Resolves with the milliseconds taken.
+   */
+  reset(): Promise<number>
+  /**
+   * Starts a reset and resolves once it is under way, with its completion: requests of
+   * workers wait until it is done, so a rerun's workers can start meanwhile.
+   */
+  beginReset(): Promise<{ done: Promise<number> }>
   stop(): Promise<void>
 }
 
@@ -111,6 +123,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       launch.accel = accelByArch.get(guest.arch)!.accel
       guestsSetup[guest.name] = { files, launch }
       const ineligible = snapshots ? snapshotIneligibility(guest) : undefined
+      launch.saved = (snapshots && !ineligible) || options.resettable === true
       if (ineligible) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
       else if (snapshots) {
         const found = await snapshotFor(guest, launch, initrdBytes, cache)
@@ -123,7 +136,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     supervisor = spawnSupervisor(plan.network)
     await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const events = supervisorEvents(supervisor)
-    const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
+    const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
@@ -149,6 +162,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       logDir,
       controlSocket,
       network: plan.network,
+      isolation: plan.isolation,
       supervisorPid: supervisor.pid!,
       bridges: plan.bridges.map((bridge) => ({ name: bridge.name, subnet: bridge.subnet, address: bridge.address })),
       captures,
@@ -174,9 +188,37 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     }
     const running = supervisor
     let stopped: Promise<void> | undefined
+    // After boot the supervisor only speaks of resets (and notices): one reset at a time.
+    let resetting: Promise<unknown> = Promise.resolve()
+    const beginReset = (): Promise<{ done: Promise<number> }> => {
+      if (!options.resettable) return Promise.reject(new Error('vitest-qemu: this lab was not started resettable'))
+      const begun = resetting.catch(() => {}).then(async () => {
+        running.stdin!.write(`${JSON.stringify({ type: 'reset' })}\n`)
+        for (;;) {
+          const event = await events.next()
+          if (event.type === 'notice') info(event.message)
+          if (event.type === 'reset-started') break
+        }
+        const done = (async () => {
+          for (;;) {
+            const event = await events.next()
+            if (event.type === 'notice') info(event.message)
+            if (event.type !== 'reset-done') continue
+            if (event.error) throw new Error(`vitest-qemu: the lab could not be reset: ${event.error}`)
+            return event.ms
+          }
+        })()
+        return { done }
+      })
+      resetting = begun.then(({ done }) => done)
+      resetting.catch(() => {})
+      return begun
+    }
     return {
       descriptor,
       logDir,
+      beginReset,
+      reset: async () => (await beginReset()).done,
       stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
     }
   } catch (error) {

@@ -41,3 +41,13 @@ test("host mode attaches NICs through qemu-bridge-helper, the seed's -netdev bri
   const { args } = qemuCommand(plan.guests[0]!, { ...launch, network: 'host' })
   expect(args[args.indexOf('-netdev') + 1]).toBe('bridge,id=net0,br=br0,helper=/usr/lib/qemu/qemu-bridge-helper')
 })
+
+test('a guest whose state is saved zeroes freed memory; a restore loads the saved state through cat', () => {
+  const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
+  const plain = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i' }).args
+  expect(plain[plain.indexOf('-append') + 1]).not.toContain('init_on_free')
+  expect(plain).not.toContain('-incoming')
+  const restored = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, incoming: "/cache/it's/state" }).args
+  expect(restored[restored.indexOf('-append') + 1]).toContain(' init_on_free=1')
+  expect(restored.slice(-2)).toEqual(['-incoming', `exec:cat '/cache/it'\\''s/state'`])
+})

@@ -36,9 +36,11 @@ export interface SupervisorStart {
   runId: string
   /** The run's log folder: transcripts, QEMU logs, packet captures. */
   logDir: string
+  /** Keep a saved state of every guest so that `reset` can bring it back (watch mode, per-file isolation). */
+  resettable: boolean
 }
 
-export type SupervisorCommand = SupervisorStart | { type: 'stop' }
+export type SupervisorCommand = SupervisorStart | { type: 'stop' } | { type: 'reset' }
 
 export type SupervisorEvent =
   | { type: 'progress'; guest: string; stage: Stage; elapsedMs: number }
@@ -48,3 +50,5 @@ export type SupervisorEvent =
   | { type: 'failed'; message: string }
   | { type: 'ready'; captures: { bridge: string; path: string }[] }
   | { type: 'stopped' }
+  | { type: 'reset-started' }
+  | { type: 'reset-done'; ms: number; error?: string }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { openBridgeForwarding } from './docker-trap.js'
 import type { Server } from 'node:net'
 import { createLabNetwork, networkUndo } from './lab-network.js'
@@ -9,7 +10,7 @@ import { bringToPresent, saveGuestState } from './guest-snapshot.js'
 import { commitSnapshot, newSnapshotDraft, statePath } from './snapshot-store.js'
 import { readJsonLines } from './json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
-import { serveControl, serveForwarding } from './control-server.js'
+import { type LabReset, serveControl, serveForwarding } from './control-server.js'
 import type { GuestFiles, GuestSnapshotSetup, Stage, SupervisorCommand, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 import type { GuestPlan } from './lab-plan.js'
 import type { QemuLaunch } from './qemu-args.js'
@@ -57,13 +58,26 @@ async function start(command: SupervisorStart): Promise<void> {
     writeUndo(command.runDir, undo)
   }
   captures = new PacketCaptures(command.logDir)
-  servers.push(serveControl(command.controlSocket, guests, undo, captures))
+  servers.push(serveControl(command.controlSocket, guests, undo, captures, labReset))
   const results = await Promise.allSettled(
     plan.guests.map(async (guestPlan) => {
       const setup = command.guests[guestPlan.name]!
-      const guest = await bootGuest(guestPlan, setup.files, setup.launch, setup.snapshot, plan.timeoutMultiplier, command.privateKey)
-      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip))
-      servers.push(serveConsoleAttach(guest.files.consoleSocket, guest.console))
+      const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch: setup.launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
+      boots.set(guestPlan.name, boot)
+      const snapshot = setup.snapshot
+      const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: guestPlan.name, stage, elapsedMs })
+      const guest = await bootGuest(boot, {
+        onStage,
+        restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
+        onRestoreFailed: (reason) => {
+          emit({ type: 'notice', message: `${guestPlan.name}: its snapshot could not be restored, so it boots cold and a new snapshot replaces it (${reason})` })
+          rmSync(snapshot!.dir, { recursive: true, force: true })
+        },
+        afterColdBoot: snapshot ? (booted) => saveSnapshot(booted, snapshot, boot) : undefined,
+      })
+      if (command.resettable) await keepResetPoint(guest, boot, snapshot)
+      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset))
+      servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
     }),
   )
@@ -76,61 +90,122 @@ async function start(command: SupervisorStart): Promise<void> {
   if (plan.capture) {
     for (const bridge of plan.bridges) runCaptures.push({ bridge: bridge.name, path: await captures!.start(`run-${bridge.name}`, bridge.name) })
   }
+  usedSinceReset = false
   emit({ type: 'ready', captures: runCaptures })
 }
 
-/**
- * Brings one guest up: restored from its snapshot when there is one (and, should that
- * fail, booted cold after all, the snapshot deleted), else booted cold and, when
- * snapshots are on, saved once its shell answers.
- */
-async function bootGuest(
-  plan: GuestPlan,
-  files: GuestFiles,
-  launch: QemuLaunch,
-  snapshot: GuestSnapshotSetup | undefined,
-  multiplier: number,
-  privateKey: string,
-): Promise<GuestProcess> {
-  const boot = plan.bootTimeout
-  const timeouts: StageTimeouts = { qemu: 10_000 * multiplier, console: boot, restore: 20_000 * multiplier, shell: boot, ssh: boot }
-  const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: plan.name, stage, elapsedMs })
-  if (snapshot?.restore) {
-    const restored = new GuestProcess(plan, files, { ...launch, incoming: statePath(snapshot.dir) })
+interface GuestBoot {
+  plan: GuestPlan
+  files: GuestFiles
+  launch: QemuLaunch
+  multiplier: number
+  privateKey: string
+}
+
+interface BootOptions {
+  onStage?: (stage: Stage, elapsedMs: number) => void
+  /** A saved state to restore; should that fail, the guest boots cold after all. */
+  restoreFrom?: string
+  onRestoreFailed?: (reason: string) => void
+  /** After a cold boot, once the guest is ready (saving a snapshot). */
+  afterColdBoot?: (guest: GuestProcess) => Promise<void>
+}
+
+function timeoutsFor(boot: GuestBoot): StageTimeouts {
+  const ready = boot.plan.bootTimeout
+  return { qemu: 10_000 * boot.multiplier, console: ready, restore: 20_000 * boot.multiplier, shell: ready, ssh: ready }
+}
+
+/** Brings one guest up: restored from a saved state when given one, else (or when that fails) booted cold. */
+async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestProcess> {
+  const { plan, files, launch } = boot
+  const timeouts = timeoutsFor(boot)
+  const onStage = options.onStage ?? (() => {})
+  if (options.restoreFrom) {
+    const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom })
     guests.set(plan.name, restored)
     restored.start()
     try {
-      await restored.waitReady({ ...timeouts, shell: Math.min(boot, 20_000 * multiplier) }, privateKey, { onStage })
+      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage })
       return restored
     } catch (error) {
       if (stopping) throw error
-      emit({ type: 'notice', message: `${plan.name}: its snapshot could not be restored, so it boots cold and a new snapshot replaces it (${firstLine(error)})` })
-      await restored.stop()
-      rmSync(snapshot.dir, { recursive: true, force: true })
+      options.onRestoreFailed?.(firstLine(error))
+      await restored.terminate()
     }
   }
   const guest = new GuestProcess(plan, files, launch)
   guests.set(plan.name, guest)
   guest.start()
-  const afterShell = snapshot ? () => saveSnapshot(guest, snapshot, timeouts.restore) : undefined
-  await guest.waitReady(timeouts, privateKey, { onStage, afterShell })
+  const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
+  await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady })
   return guest
 }
 
 /** Saves a freshly booted guest for later runs; a failure costs only the snapshot. */
-async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, timeoutMs: number): Promise<void> {
+async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, boot: GuestBoot): Promise<void> {
   const started = Date.now()
   let draft: string | undefined
   try {
     draft = await newSnapshotDraft(snapshot.dir)
-    await saveGuestState(guest.qmp, statePath(draft), Date.now() + timeoutMs)
-    await bringToPresent(guest.console, timeoutMs)
+    await saveState(guest, statePath(draft), boot)
     await commitSnapshot(draft, snapshot.dir, guest.plan.name, snapshot.key)
     emit({ type: 'snapshot-saved', guest: guest.plan.name, elapsedMs: Date.now() - started })
   } catch (error) {
     if (draft) rmSync(draft, { recursive: true, force: true })
     emit({ type: 'notice', message: `${guest.plan.name}: its booted state could not be saved; later runs boot it cold (${firstLine(error)})` })
   }
+}
+
+async function saveState(guest: GuestProcess, path: string, boot: GuestBoot): Promise<void> {
+  const timeout = timeoutsFor(boot).restore
+  await saveGuestState(guest.qmp, path, Date.now() + timeout)
+  await bringToPresent(guest.console, timeout)
+}
+
+// Watch mode and per-file isolation: each guest's state right after boot, and the way back to it.
+const boots = new Map<string, GuestBoot>()
+const resetPoints = new Map<string, string>()
+let usedSinceReset = true
+let resetting: Promise<{ reset: boolean; ms: number }> | undefined
+
+/** The snapshot the guest came from or was saved to; else a state saved in the run's folder now. */
+async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: GuestSnapshotSetup): Promise<void> {
+  if (snapshot && existsSync(statePath(snapshot.dir))) {
+    resetPoints.set(guest.plan.name, statePath(snapshot.dir))
+    return
+  }
+  const path = join(boot.files.dir, 'reset-state')
+  await saveState(guest, path, boot)
+  resetPoints.set(guest.plan.name, path)
+}
+
+const labReset: LabReset = {
+  reset: resetAll,
+  used: () => (usedSinceReset = true),
+  settled: () => (resetting ? resetting.then(() => {}, () => {}) : Promise.resolve()),
+}
+
+/** Brings every guest back to its reset point (one reset at a time; callers during one share it). */
+function resetAll(ifUsed: boolean): Promise<{ reset: boolean; ms: number }> {
+  if (resetting) return resetting
+  if (ifUsed && !usedSinceReset) return Promise.resolve({ reset: false, ms: 0 })
+  resetting = (async () => {
+    const started = Date.now()
+    await Promise.all([...boots.values()].map(resetGuest))
+    usedSinceReset = false
+    return { reset: true, ms: Date.now() - started }
+  })().finally(() => (resetting = undefined))
+  return resetting
+}
+
+async function resetGuest(boot: GuestBoot): Promise<void> {
+  const name = boot.plan.name
+  await guests.get(name)?.terminate()
+  let failed = false
+  const guest = await bootGuest(boot, { restoreFrom: resetPoints.get(name), onRestoreFailed: () => (failed = true) })
+  // Without a usable saved state the guest was booted cold: save that for the next reset.
+  if (failed || !resetPoints.has(name)) await keepResetPoint(guest, boot)
 }
 
 function firstLine(error: unknown): string {
@@ -152,6 +227,14 @@ async function stop(): Promise<void> {
 readJsonLines<SupervisorCommand>(process.stdin, (command) => {
   if (command.type === 'start') start(command).catch((error: Error) => emit({ type: 'failed', message: error.message }))
   else if (command.type === 'stop') void stop()
+  else if (command.type === 'reset') {
+    const done = resetAll(false)
+    emit({ type: 'reset-started' })
+    done.then(
+      ({ ms }) => emit({ type: 'reset-done', ms }),
+      (error: Error) => emit({ type: 'reset-done', ms: 0, error: error.message }),
+    )
+  }
 })
 process.stdin.on('end', () => {
   killAll()

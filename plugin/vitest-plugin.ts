@@ -14,7 +14,7 @@ export interface QemuLabPlugin {
   name: string
   /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
   api: { labConfig: LabConfig }
-  config(config: { root?: string }): { test: { globalSetup: string[]; provide: Record<string, ProvidedConfig> } }
+  config(config: { root?: string }): { test: { globalSetup: string[]; provide: Record<string, ProvidedConfig>; fileParallelism?: boolean } }
 }
 
 export function qemuLab(config: LabConfig): QemuLabPlugin {
@@ -24,7 +24,9 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
-      return { test: { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } } } }
+      const test = { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } } }
+      // Files that each reset the shared guests cannot run at the same time.
+      return { test: config.isolation === 'per-file' ? { ...test, fileParallelism: false } : test }
     },
   }
 }

@@ -18,12 +18,12 @@ export interface FixtureRun {
   descriptorFile: string
 }
 
-export function startFixtureRun(fixture: string, args: string[] = [], env: Record<string, string> = {}): FixtureRun {
+export function startFixtureRun(fixture: string, args: string[] = [], env: Record<string, string> = {}, mode: 'run' | 'watch' = 'run'): FixtureRun {
   const scratch = mkdtempSync(join(tmpdir(), `vq-${fixture}-`))
   const runtimeRoot = join(scratch, 'runtime')
   mkdirSync(runtimeRoot)
   const descriptorFile = join(scratch, 'lab.json')
-  const child = execa(process.execPath, [vitestBin, 'run', '--root', join(specsDir, 'fixtures', fixture), ...args], {
+  const child = execa(process.execPath, [vitestBin, mode === 'run' ? 'run' : '--watch', '--root', join(specsDir, 'fixtures', fixture), ...args], {
     env: { VQ_DESCRIPTOR_FILE: descriptorFile, VITEST_QEMU_RUNTIME_DIR: runtimeRoot, ...env },
     reject: false,
     all: true,

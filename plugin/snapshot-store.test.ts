@@ -1,0 +1,71 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, expect, test } from 'vitest'
+import { commitSnapshot, findSnapshot, newSnapshotDraft, pruneSnapshots, snapshotDir, snapshotKey, statePath } from './snapshot-store.js'
+
+const parts = { qemuVersion: 'QEMU emulator version 7.2.22', args: ['-m', '256'], fileHashes: { kernel: 'aa' }, extra: { console: 'ttyS0' } }
+const scratch: string[] = []
+const tempCache = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vq-snapshots-'))
+  scratch.push(dir)
+  return dir
+}
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+async function saved(cache: string, guest: string, state: string): Promise<string> {
+  const key = snapshotKey(parts)
+  const dir = snapshotDir(cache, guest, key)
+  const draft = await newSnapshotDraft(dir)
+  writeFileSync(statePath(draft), state)
+  await commitSnapshot(draft, dir, guest, key)
+  return dir
+}
+
+test('the key changes with anything that defines the guest, and only then', () => {
+  expect(snapshotKey(parts)).toBe(snapshotKey({ ...parts }))
+  expect(snapshotKey({ ...parts, qemuVersion: 'QEMU emulator version 8.0.0' })).not.toBe(snapshotKey(parts))
+  expect(snapshotKey({ ...parts, args: ['-m', '128'] })).not.toBe(snapshotKey(parts))
+  expect(snapshotKey({ ...parts, fileHashes: { kernel: 'ab' } })).not.toBe(snapshotKey(parts))
+})
+
+test('a committed snapshot is found valid; a missing one is missing', async () => {
+  const cache = tempCache()
+  const dir = await saved(cache, 'guestA', 'state bytes')
+  expect(await findSnapshot(dir, snapshotKey(parts))).toEqual({ status: 'valid' })
+  expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toMatchObject({ guest: 'guestA', stateBytes: 11 })
+  expect(await findSnapshot(join(cache, 'snapshots', 'nothing'), 'k')).toEqual({ status: 'missing' })
+  expect(readdirSync(join(cache, 'snapshots'))).toEqual([dir.split('/').at(-1)])
+})
+
+test('a snapshot whose state changed, was cut short or whose manifest is broken is deleted, not trusted', async () => {
+  const key = snapshotKey(parts)
+  const cases: [string, (dir: string) => void, RegExp][] = [
+    ['flipped', (dir) => writeFileSync(statePath(dir), 'state bytez'), /checksum/],
+    ['cut', (dir) => writeFileSync(statePath(dir), 'state'), /5 bytes, expected 11/],
+    ['manifest', (dir) => writeFileSync(join(dir, 'manifest.json'), '{'), /unreadable/],
+  ]
+  for (const [name, damage, reason] of cases) {
+    const dir = await saved(tempCache(), name, 'state bytes')
+    damage(dir)
+    const found = await findSnapshot(dir, key)
+    expect(found.status, name).toBe('invalid')
+    expect(found.status === 'invalid' && found.reason, name).toMatch(reason)
+    expect(readdirSync(join(dir, '..')), name).toEqual([])
+  }
+  const dir = await saved(tempCache(), 'other', 'state bytes')
+  expect(await findSnapshot(dir, 'another-key')).toMatchObject({ status: 'invalid' })
+})
+
+test('pruning keeps the most recently used snapshots and drops drafts of dead runs', async () => {
+  const cache = tempCache()
+  const dirs = [await saved(cache, 'a', '1'), await saved(cache, 'b', '2'), await saved(cache, 'c', '3')]
+  const old = new Date(Date.now() - 7_200_000)
+  utimesSync(dirs[0]!, old, old)
+  const draft = await newSnapshotDraft(join(cache, 'snapshots', 'd-key'))
+  utimesSync(draft, old, old)
+  await pruneSnapshots(join(cache, 'snapshots'), 2)
+  expect(readdirSync(join(cache, 'snapshots')).sort()).toEqual([dirs[1]!, dirs[2]!].map((dir) => dir.split('/').at(-1)).sort())
+})

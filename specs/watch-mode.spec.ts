@@ -1,0 +1,51 @@
+import { readdirSync, utimesSync } from 'node:fs'
+import { stripVTControlCharacters } from 'node:util'
+import { execa } from 'execa'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { startFixtureRun } from './support/fixture-run.js'
+import { waitUntil } from './support/host-state.js'
+
+// Watch mode keeps the lab up between reruns, and each rerun starts from freshly booted
+// guests: the fixture leaves a mark in a guest and fails if it finds one. With
+// isolation: 'per-file', every file starts that way.
+
+const watchSpec = join(import.meta.dirname, 'fixtures', 'watch-run', 'seed.fixture.ts')
+const waitingLines = (output: string) => output.split('Waiting for file changes').length - 1
+
+describe('watch mode', () => {
+  test('a rerun after a change reuses the running guests, reset to their booted state', async () => {
+    const run = startFixtureRun('watch-run', [], {}, 'watch')
+    let output = ''
+    // Colours off (Vitest colours its summary lines when it may).
+    run.process.all!.on('data', (chunk: Buffer) => (output += stripVTControlCharacters(chunk.toString())))
+    try {
+      expect(await waitUntil(() => waitingLines(output) >= 1, 120_000, 100), output).toBe(true)
+      expect(output).toMatch(/1 passed/)
+      const qemuStarts = output.split('qemu ready after').length
+      for (let rerun = 1; rerun <= 2; rerun++) {
+        const now = new Date()
+        utimesSync(watchSpec, now, now)
+        expect(await waitUntil(() => waitingLines(output) >= rerun + 1, 60_000, 50), output).toBe(true)
+      }
+      expect(output.split('guests reset for the rerun').length - 1).toBe(2)
+      expect(output).not.toMatch(/failed/)
+      expect(output.split(/Tests\s+1 passed/).length - 1).toBe(3)
+      // No boot after the first: the guests were restored, not started again.
+      expect(output.split('qemu ready after').length).toBe(qemuStarts)
+    } finally {
+      run.process.kill('SIGINT')
+      await run.process
+    }
+    // Nothing of the run is left: no runtime folder, no QEMU (its command line names the folder).
+    expect(readdirSync(run.runtimeRoot)).toEqual([])
+    expect((await execa('pgrep', ['-f', run.runtimeRoot], { reject: false })).exitCode).toBe(1)
+  })
+
+  test("isolation: 'per-file' gives every file the guests as they were after boot", async () => {
+    const run = startFixtureRun('per-file-run')
+    const result = await run.process
+    expect(stripVTControlCharacters(result.all)).toMatch(/Tests\s+2 passed/)
+    expect(result.exitCode, result.all).toBe(0)
+  })
+})
