@@ -120,7 +120,8 @@ function probeTcp(host: string, port: number, timeout: number): Promise<boolean>
   })
 }
 
-export function serveForwarding(path: string, host: string, labReset?: Pick<LabReset, 'used' | 'settled'>): Server {
+/** @param portReady resolves once a port may be connected to (SSH still coming up); rejects if it never will. */
+export function serveForwarding(path: string, host: string, labReset?: Pick<LabReset, 'used' | 'settled'>, portReady: (port: number) => Promise<void> = async () => {}): Server {
   rmSync(path, { force: true })
   const server = createServer((client) => {
     labReset?.used()
@@ -137,7 +138,7 @@ export function serveForwarding(path: string, host: string, labReset?: Pick<LabR
       client.pause()
       const port = Number(header.slice(0, newline))
       const rest = Buffer.from(header.slice(newline + 1), 'latin1')
-      ;(labReset?.settled() ?? Promise.resolve()).then(() => openTcp(host, port)).then(
+      ;(labReset?.settled() ?? Promise.resolve()).then(() => portReady(port)).then(() => openTcp(host, port)).then(
         (upstream) => {
           upstream.on('error', () => client.destroy())
           client.on('close', () => upstream.destroy())

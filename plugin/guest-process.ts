@@ -33,6 +33,11 @@ export interface ReadyHooks {
    * so the SSH server's host key, made on first use, is part of what is saved.
    */
   afterReady?: () => Promise<void>
+  /**
+   * Let the SSH stage finish after waitReady returns: the shell answers, so tests that
+   * use the serial console start at once; SSH connections wait for `sshReady`.
+   */
+  sshInBackground?: boolean
 }
 
 export class GuestProcess {
@@ -42,6 +47,8 @@ export class GuestProcess {
   private readonly failure = new AbortController()
   private qemuStderr = ''
   readonly stageMs: Partial<Record<Stage, number>> = {}
+  /** Settles when the guest's SSH server answered (or never will); resolved at once for guests without SSH. */
+  sshReady: Promise<void> = Promise.resolve()
   private readonly log
 
   constructor(
@@ -111,6 +118,13 @@ export class GuestProcess {
       this.stageMs[name] = Date.now() - started
       hooks.onStage(name, Date.now() - started)
     }
+    const failure = (error: unknown) => {
+      const elapsed = ((Date.now() - started) / 1000).toFixed(1)
+      return new Error(
+        `${this.plan.name}: not ready at stage '${stage}' after ${elapsed} s: ${(error as Error).message}\n` +
+          `last console lines (${this.files.transcript}):\n${indent(this.console.tail(30))}`,
+      )
+    }
     try {
       await within(timeouts.qemu, async (deadline) => {
         await this.console.attach(deadline)
@@ -138,7 +152,7 @@ export class GuestProcess {
         stage = 'ssh'
         const ssh = this.plan.ssh
         const nic = this.plan.nics[0]!
-        await within(timeouts.ssh, async (deadline) => {
+        const sshStage = within(timeouts.ssh, async (deadline) => {
           const session = await SshSession.connect(
             this.plan.name,
             () => openTcp(nic.ip, ssh.port ?? 22),
@@ -146,16 +160,17 @@ export class GuestProcess {
             deadline,
           )
           session.close()
-        })
-        done('ssh')
+        }).then(() => done('ssh'), (error) => Promise.reject(failure(error)))
+        this.sshReady = sshStage
+        if (hooks.sshInBackground) {
+          sshStage.catch(() => {})
+          return
+        }
+        await sshStage
       }
       await hooks.afterReady?.()
     } catch (error) {
-      const elapsed = ((Date.now() - started) / 1000).toFixed(1)
-      throw new Error(
-        `${this.plan.name}: not ready at stage '${stage}' after ${elapsed} s: ${(error as Error).message}\n` +
-          `last console lines (${this.files.transcript}):\n${indent(this.console.tail(30))}`,
-      )
+      throw (error as Error).message.startsWith(`${this.plan.name}: not ready at stage`) ? error : failure(error)
     }
   }
 

@@ -11,7 +11,6 @@ import type { LabConfig } from './config.js'
 import { guestOverlay } from './guest-overlay.js'
 import { checkHostMode } from './host-mode.js'
 import { ensureDefaultImage } from './images/default-image.js'
-import { readJsonLines } from './json-lines.js'
 import { chooseAccel, kvmCanRun } from './kvm-probe.js'
 import type { GuestDescriptor, LabDescriptor } from './lab-descriptor.js'
 import { type LabPlan, planLab } from './lab-plan.js'
@@ -20,6 +19,7 @@ import type { QemuLaunch } from './qemu-args.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
+import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
 
 // The lab engine, usable without Vitest: validate, prepare images, start the
@@ -188,27 +188,16 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     }
     const running = supervisor
     let stopped: Promise<void> | undefined
-    // After boot the supervisor only speaks of resets (and notices): one reset at a time.
+    const afterBoot = followAfterBoot(events)
+    // One reset at a time: the supervisor answers them in order.
     let resetting: Promise<unknown> = Promise.resolve()
     const beginReset = (): Promise<{ done: Promise<number> }> => {
       if (!options.resettable) return Promise.reject(new Error('vitest-qemu: this lab was not started resettable'))
       const begun = resetting.catch(() => {}).then(async () => {
+        const answers = afterBoot.expectReset()
         running.stdin!.write(`${JSON.stringify({ type: 'reset' })}\n`)
-        for (;;) {
-          const event = await events.next()
-          if (event.type === 'notice') info(event.message)
-          if (event.type === 'reset-started') break
-        }
-        const done = (async () => {
-          for (;;) {
-            const event = await events.next()
-            if (event.type === 'notice') info(event.message)
-            if (event.type !== 'reset-done') continue
-            if (event.error) throw new Error(`vitest-qemu: the lab could not be reset: ${event.error}`)
-            return event.ms
-          }
-        })()
-        return { done }
+        await answers.started
+        return { done: answers.done }
       })
       resetting = begun.then(({ done }) => done)
       resetting.catch(() => {})
@@ -235,43 +224,6 @@ function spawnSupervisor(network: 'namespace' | 'host'): ChildProcess {
   // A fresh network namespace; without root, a user namespace around it (no sudo needed).
   const unshare = process.getuid?.() !== 0 ? ['--user', '--map-root-user', '--net'] : ['--net']
   return spawn('unshare', [...unshare, '--', process.execPath, SUPERVISOR], options)
-}
-
-interface EventStream {
-  next(signal?: AbortSignal): Promise<SupervisorEvent>
-}
-
-function supervisorEvents(child: ChildProcess): EventStream {
-  const queue: SupervisorEvent[] = []
-  let wake: (() => void) | undefined
-  let exited: string | undefined
-  readJsonLines<SupervisorEvent>(child.stdout!, (event) => {
-    queue.push(event)
-    wake?.()
-  })
-  child.on('exit', (code, signal) => {
-    exited = `the supervisor exited (${signal ?? `code ${code}`})`
-    wake?.()
-  })
-  child.on('error', (error) => {
-    exited = `the supervisor could not start: ${error.message}`
-    wake?.()
-  })
-  return {
-    async next(signal) {
-      for (;;) {
-        const event = queue.shift()
-        if (event) return event
-        if (exited) throw new Error(`vitest-qemu: ${exited}`)
-        if (signal?.aborted) throw signal.reason
-        await new Promise<void>((resolve) => {
-          wake = resolve
-          signal?.addEventListener('abort', () => resolve(), { once: true })
-        })
-        wake = undefined
-      }
-    },
-  }
 }
 
 async function stopSupervisor(child: ChildProcess): Promise<void> {

@@ -74,9 +74,14 @@ async function start(command: SupervisorStart): Promise<void> {
           rmSync(snapshot!.dir, { recursive: true, force: true })
         },
         afterColdBoot: snapshot ? (booted) => saveSnapshot(booted, snapshot, boot) : undefined,
+        // Nothing to save after SSH: the lab is ready once the shell answers.
+        sshInBackground: !snapshot && !command.resettable,
       })
+      guest.sshReady.catch((error: Error) => emit({ type: 'notice', message: error.message }))
       if (command.resettable) await keepResetPoint(guest, boot, snapshot)
-      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset))
+      const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
+      const portReady = (port: number) => (port === sshPort ? guests.get(guestPlan.name)!.sshReady : Promise.resolve())
+      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset, portReady))
       servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
     }),
@@ -109,6 +114,7 @@ interface BootOptions {
   onRestoreFailed?: (reason: string) => void
   /** After a cold boot, once the guest is ready (saving a snapshot). */
   afterColdBoot?: (guest: GuestProcess) => Promise<void>
+  sshInBackground?: boolean
 }
 
 function timeoutsFor(boot: GuestBoot): StageTimeouts {
@@ -138,7 +144,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   guests.set(plan.name, guest)
   guest.start()
   const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
-  await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady })
+  await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady, sshInBackground: options.sshInBackground })
   return guest
 }
 

@@ -45,6 +45,15 @@ describe('matchers', () => {
     await expect(alice).not.toHaveOpenPort(23, { from: bob })
   })
 
+  test('an address no guest has is not reachable, and the failure explains itself', async ({ alice }) => {
+    await expect(alice).not.toReach('10.1.0.99')
+    const failure = await expect(alice).toReach('10.1.0.99', { timeout: 2 }).catch((error: Error) => error)
+    expect(failure).toBeInstanceOf(Error)
+    expect(String(failure)).toContain('expected alice (10.1.0.10) to reach 10.1.0.99')
+    expect(String(failure)).toContain('# ip neigh')
+    expect(String(failure)).toContain('# last console lines')
+  })
+
   test('toHaveRouteTo: a network the guest has no route to', async ({ alice }) => {
     await expect(alice).not.toHaveRouteTo('10.9.0.0/24')
   })
