@@ -14,6 +14,7 @@ import { ensureDefaultImage } from './images/default-image.js'
 import { chooseAccel, kvmCanRun } from './kvm-probe.js'
 import type { GuestDescriptor, LabDescriptor } from './lab-descriptor.js'
 import { type LabPlan, planLab } from './lab-plan.js'
+import { BootProgress } from './boot-progress.js'
 import { info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
@@ -142,19 +143,27 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
     const ready = new Map<string, Extract<SupervisorEvent, { type: 'guest-ready' }>>()
     let captures: { bridge: string; path: string }[] = []
-    for (;;) {
-      const event = await events.next(options.signal)
-      if (event.type === 'progress') info(`  ${event.guest}: ${event.stage} ready after ${seconds(event.elapsedMs)}`)
-      else if (event.type === 'snapshot-saved') info(`  ${event.guest}: saved its booted state for later runs (${seconds(event.elapsedMs)})`)
-      else if (event.type === 'notice') info(event.message)
-      else if (event.type === 'guest-ready') ready.set(event.guest, event)
-      else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
-      else if (event.type === 'ready') {
-        captures = event.captures
-        break
+    const progress = new BootProgress(plan.guests.map((guest) => guest.name))
+    let labReady = false
+    try {
+      for (;;) {
+        const event = await events.next(options.signal)
+        if (event.type === 'progress') progress.stage(event.guest, event.stage, event.elapsedMs)
+        else if (event.type === 'snapshot-saved') progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
+        else if (event.type === 'notice') progress.message(event.message)
+        else if (event.type === 'guest-ready') {
+          ready.set(event.guest, event)
+          progress.ready(event.guest, event.booted)
+        } else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
+        else if (event.type === 'ready') {
+          captures = event.captures
+          labReady = true
+          break
+        }
       }
+    } finally {
+      progress.finish(labReady, started)
     }
-    info(`lab ready in ${seconds(Date.now() - started)}`)
 
     const descriptor: LabDescriptor = {
       runId,
