@@ -15,7 +15,7 @@ import { chooseAccel, kvmCanRun } from './kvm-probe.js'
 import type { GuestDescriptor, LabDescriptor } from './lab-descriptor.js'
 import { type LabPlan, planLab } from './lab-plan.js'
 import { BootProgress } from './boot-progress.js'
-import { info, seconds } from './log.js'
+import { debug, info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
@@ -50,14 +50,17 @@ export interface StartedLab {
   stop(): Promise<void>
 }
 
+const log = debug('lab')
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url))
 
 export async function startLab(config: LabConfig, options: StartLabOptions = {}): Promise<StartedLab> {
   const root = options.root ?? process.cwd()
+  const started = Date.now()
+  const phase = (name: string) => log(`${name} after ${Date.now() - started} ms`)
   const plan = planLab(config, { root })
   await checkHostTools(plan)
   if (plan.network === 'host') await checkHostMode(plan)
-  const started = Date.now()
+  phase('host checked')
   const cache = cacheDir(config.cacheDir)
 
   const runId = newRunId()
@@ -69,6 +72,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   await mkdir(logDir, { recursive: true })
   await sweepDeadRuns()
   await pruneOldRuns(join(root, '.vitest-qemu', 'runs'), 10)
+  phase('dead runs swept')
 
   let supervisor: ChildProcess | undefined
   const cleanupOnFailure = async () => {
@@ -133,6 +137,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       }
     }
 
+    phase('images and overlays ready')
     const controlSocket = join(runDir, 'control.sock')
     supervisor = spawnSupervisor(plan.network)
     await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
