@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isArch } from './arch.js'
 import { cacheDir } from './cache-dir.js'
+import { graphCommand } from './graph-command.js'
 import { ensureDefaultImage } from './images/default-image.js'
 import { sweepDeadRuns } from './sweep.js'
 
@@ -8,7 +9,9 @@ import { sweepDeadRuns } from './sweep.js'
 
 const usage = `usage: vitest-qemu <command>
   image build [--arch x86_64]   build (or find in the cache) the default guest image
-  cleanup                       remove what runs that died left behind (live runs are not touched)`
+  cleanup                       remove what runs that died left behind (live runs are not touched)
+  graph [--config file] [--project name] [--format mermaid|svg] [--out file]
+                                draw the lab's topology (Mermaid text by default)`
 
 async function main(args: string[]): Promise<number> {
   const [command, sub, ...rest] = args
@@ -23,6 +26,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`default ${arch} image: ${image.dir}`)
     return 0
   }
+  if (command === 'graph') return graphCommand(args.slice(1))
   if (command === 'cleanup') {
     const removed = await sweepDeadRuns(undefined, 0)
     console.log(removed.length ? `removed what ${removed.length} dead run(s) left: ${removed.join(', ')}` : 'nothing to clean up')
