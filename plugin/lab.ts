@@ -110,8 +110,12 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
     const controlSocket = join(runDir, 'control.sock')
     supervisor = spawnSupervisor(plan.network)
-    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
+    // Listening from the start: a supervisor that fails at once (unshare refused) exits
+    // before the next await is over, and its exit must still end the wait below.
     const events = supervisorEvents(supervisor)
+    // Writing to a supervisor that has already exited fails with EPIPE; its exit says why.
+    supervisor.stdin!.on('error', () => {})
+    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
 
