@@ -18,6 +18,7 @@ import type { GuestDescriptor, LabDescriptor } from './lab-descriptor.js'
 import { type LabPlan, planLab } from './lab-plan.js'
 import { info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
+import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
@@ -49,13 +50,13 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
   const runId = newRunId()
   const runDir = runDirFor(runId)
-  const logDir = join(root, '.vitest-qemu', 'runs', runId)
+  const logDir = runLogDir(root, runId)
   await mkdir(runDir, { recursive: true, mode: 0o700 })
   const ledger = { runId, testProcessPid: process.pid, startedAt: new Date().toISOString() }
   await writeLedger(runDir, ledger)
   await mkdir(logDir, { recursive: true })
   await sweepDeadRuns()
-  await pruneOldRuns(join(root, '.vitest-qemu', 'runs'), 10)
+  await pruneOldRuns(join(root, RUN_LOGS), 10)
 
   let supervisor: ChildProcess | undefined
   const cleanupOnFailure = async () => {
