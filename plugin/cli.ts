@@ -6,6 +6,7 @@ import { parseAttachArgs, parseUpArgs, UsageError } from './cli-args.js'
 import { attachConsole } from './cli-console.js'
 import { sshToGuest } from './cli-ssh.js'
 import { up } from './cli-up.js'
+import { graphCommand } from './graph-command.js'
 import { ensureDefaultImage } from './images/default-image.js'
 import { sweepDeadRuns } from './sweep.js'
 
@@ -20,7 +21,9 @@ const usage = `usage: vitest-qemu <command>
                                 boot the lab of a Vitest config and keep it up until Ctrl-C
   console GUEST [--run ID]      attach this terminal to a guest's serial console (Ctrl-] detaches)
   ssh GUEST [--run ID] [-- COMMAND]
-                                a shell, or one command, on a guest over SSH`
+                                a shell, or one command, on a guest over SSH
+  graph [--config file] [--project name] [--format mermaid|svg] [--out file]
+                                draw the lab's topology (Mermaid text by default)`
 
 async function main(args: string[]): Promise<number> {
   const [command, sub, ...rest] = args
@@ -45,6 +48,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`vitest-qemu ${error.message}\n${usage}`)
     return 2
   }
+  if (command === 'graph') return graphCommand(args.slice(1))
   if (command === 'cleanup') {
     const removed = await sweepDeadRuns(undefined, 0)
     console.log(removed.length ? `removed what ${removed.length} dead run(s) left: ${removed.join(', ')}` : 'nothing to clean up')

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from './deadline.js'
@@ -152,11 +153,13 @@ export class GuestProcess {
         stage = 'ssh'
         const ssh = this.plan.ssh
         const nic = this.plan.nics[0]!
+        // The config names a key file; ssh2 wants the key itself.
+        const key = this.plan.defaultImage ? privateKey : ssh.privateKey && (await readFile(ssh.privateKey, 'utf8'))
         const sshStage = within(timeouts.ssh, async (deadline) => {
           const session = await SshSession.connect(
             this.plan.name,
             () => openTcp(nic.ip, ssh.port ?? 22),
-            { user: ssh.user, password: ssh.password, privateKey: this.plan.defaultImage ? privateKey : ssh.privateKey },
+            { user: ssh.user, password: ssh.password, privateKey: key },
             deadline,
           )
           session.close()

@@ -17,6 +17,7 @@ import { type LabPlan, planLab } from './lab-plan.js'
 import { BootProgress } from './boot-progress.js'
 import { debug, info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
+import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
@@ -65,13 +66,13 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
   const runId = newRunId()
   const runDir = runDirFor(runId)
-  const logDir = join(root, '.vitest-qemu', 'runs', runId)
+  const logDir = runLogDir(root, runId)
   await mkdir(runDir, { recursive: true, mode: 0o700 })
   const ledger = { runId, testProcessPid: process.pid, startedAt: new Date().toISOString() }
   await writeLedger(runDir, ledger)
   await mkdir(logDir, { recursive: true })
   await sweepDeadRuns()
-  await pruneOldRuns(join(root, '.vitest-qemu', 'runs'), 10)
+  await pruneOldRuns(join(root, RUN_LOGS), 10)
   phase('dead runs swept')
 
   let supervisor: ChildProcess | undefined
@@ -140,8 +141,12 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     phase('images and overlays ready')
     const controlSocket = join(runDir, 'control.sock')
     supervisor = spawnSupervisor(plan.network)
-    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
+    // Listening from the start: a supervisor that fails at once (unshare refused) exits
+    // before the next await is over, and its exit must still end the wait below.
     const events = supervisorEvents(supervisor)
+    // Writing to a supervisor that has already exited fails with EPIPE; its exit says why.
+    supervisor.stdin!.on('error', () => {})
+    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
 

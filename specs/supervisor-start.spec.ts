@@ -1,0 +1,40 @@
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { execa } from 'execa'
+import { afterAll, expect, test } from 'vitest'
+
+// When the supervisor cannot even start (unshare refused: user namespaces disabled, no
+// CAP_SYS_ADMIN in a container), the run fails at once with that reason. The supervisor
+// then exits while startLab is still writing its ledger; its exit must not go unheard
+// (a plain Node process running startLab used to end with the promise never settled).
+
+const scratch = mkdtempSync(join(tmpdir(), 'vq-supervisor-start-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+test('an unshare that fails at once fails startLab at once with that reason, and leaves no runtime folder', async () => {
+  const bin = join(scratch, 'bin')
+  mkdirSync(bin)
+  writeFileSync(join(bin, 'unshare'), '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n')
+  chmodSync(join(bin, 'unshare'), 0o755)
+  const runtime = join(scratch, 'runtime')
+  const engine = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'plugin', 'index.js')).href
+  const script = `
+    import { startLab } from ${JSON.stringify(engine)}
+    const config = { bridges: { br0: { subnet: '10.46.0.0/24' } }, guests: { lonely: { bridge: 'br0', ip: '10.46.0.2' } } }
+    await startLab(config, { root: ${JSON.stringify(scratch)} }).then(() => console.log('started?!'), (error) => console.log('ERROR: ' + error.message))
+  `
+  const started = Date.now()
+  const run = await execa(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: `${bin}:${process.env.PATH}`, VITEST_QEMU_RUNTIME_DIR: runtime },
+    timeout: 20_000,
+    reject: false,
+    all: true,
+  })
+  expect(run.all).toContain('unshare: unshare failed: Operation not permitted')
+  expect(run.all).toContain('ERROR: vitest-qemu: the supervisor exited (code 1)')
+  expect(run.exitCode, run.all).toBe(0)
+  expect(Date.now() - started).toBeLessThan(15_000)
+  expect(readdirSync(runtime)).toEqual([])
+}, 30_000)
