@@ -36,7 +36,7 @@ for (let round = 1; round <= rounds; round++) {
   const run = timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-seed'])
   plugin.push(run.ms)
   const stage = {}
-  for (const match of run.output.matchAll(/(guest[AB]): (qemu|console|shell|ssh) ready after ([\d.]+) s/g)) stage[`${match[1]} ${match[2]}`] = Number(match[3]) * 1000
+  for (const match of run.output.matchAll(/(guest[AB]): (qemu|console|restore|shell|ssh) ready after ([\d.]+) s/g)) stage[`${match[1]} ${match[2]}`] = Number(match[3]) * 1000
   const ready = /lab ready in ([\d.]+) s/.exec(run.output)
   if (ready) stage['lab ready'] = Number(ready[1]) * 1000
   stages.push(stage)

@@ -35,8 +35,8 @@ export interface ReadyHooks {
    */
   afterReady?: () => Promise<void>
   /**
-   * Let the SSH stage finish after waitReady returns: the shell answers, so tests that
-   * use the serial console start at once; SSH connections wait for `sshReady`.
+   * Leave the SSH stage out of the boot: the lab is ready once the shell answers, and the
+   * stage runs when SSH is first used (`whenSshReady`).
    */
   sshInBackground?: boolean
 }
@@ -48,8 +48,11 @@ export class GuestProcess {
   private readonly failure = new AbortController()
   private qemuStderr = ''
   readonly stageMs: Partial<Record<Stage, number>> = {}
-  /** Settles when the guest's SSH server answered (or never will); resolved at once for guests without SSH. */
-  sshReady: Promise<void> = Promise.resolve()
+  /**
+   * Settles when the guest's SSH server answered (or never will); at once for guests whose
+   * SSH stage was part of their boot, or that have no SSH.
+   */
+  whenSshReady: () => Promise<void> = () => Promise.resolve()
   private readonly log
 
   constructor(
@@ -155,21 +158,23 @@ export class GuestProcess {
         const nic = this.plan.nics[0]!
         // The config names a key file; ssh2 wants the key itself.
         const key = this.plan.defaultImage ? privateKey : ssh.privateKey && (await readFile(ssh.privateKey, 'utf8'))
-        const sshStage = within(timeouts.ssh, async (deadline) => {
-          const session = await SshSession.connect(
-            this.plan.name,
-            () => openTcp(nic.ip, ssh.port ?? 22),
-            { user: ssh.user, password: ssh.password, privateKey: key },
-            deadline,
-          )
-          session.close()
-        }).then(() => done('ssh'), (error) => Promise.reject(failure(error)))
-        this.sshReady = sshStage
+        const sshStage = () =>
+          within(timeouts.ssh, async (deadline) => {
+            const session = await SshSession.connect(
+              this.plan.name,
+              () => openTcp(nic.ip, ssh.port ?? 22),
+              { user: ssh.user, password: ssh.password, privateKey: key },
+              deadline,
+            )
+            session.close()
+          }).then(() => done('ssh'), (error) => Promise.reject(failure(error)))
         if (hooks.sshInBackground) {
-          sshStage.catch(() => {})
+          // Checked when first needed: a handshake now would compete for the CPU with the tests' start.
+          let checked: Promise<void> | undefined
+          this.whenSshReady = () => (checked ??= sshStage())
           return
         }
-        await sshStage
+        await sshStage()
       }
       await hooks.afterReady?.()
     } catch (error) {

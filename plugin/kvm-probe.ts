@@ -1,5 +1,6 @@
 import { constants } from 'node:fs'
-import { access } from 'node:fs/promises'
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { arch as hostArch } from 'node:os'
 import { execa } from 'execa'
 import type { Arch } from './config.js'
@@ -17,7 +18,11 @@ export function kvmCanRun(arch: Arch, host: string = hostArch()): boolean {
   return (host === 'x64' && (arch === 'x86_64' || arch === 'i386')) || (host === 'arm64' && arch === 'aarch64')
 }
 
-export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMatches: boolean): Promise<AccelChoice> {
+/**
+ * @param memo a file where the probe's verdict is kept until the host reboots: the probe
+ *   costs up to 4 s where KVM hangs, and a suite starts many labs.
+ */
+export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMatches: boolean, memo?: string): Promise<AccelChoice> {
   const forced = process.env.VITEST_QEMU_ACCEL
   if (forced === 'tcg' || forced === 'kvm') return { accel: forced, reason: `VITEST_QEMU_ACCEL=${forced}` }
   if (!hostArchMatches) return { accel: 'tcg', reason: 'the guest architecture differs from the host' }
@@ -26,7 +31,18 @@ export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMa
   } catch {
     return { accel: 'tcg', reason: '/dev/kvm is missing or not accessible' }
   }
-  return probeKvm(qemuBinary, kernel)
+  if (!memo) return probeKvm(qemuBinary, kernel)
+  const bootId = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').then((text) => text.trim(), () => 'unknown')
+  const key = `${bootId} ${qemuBinary}`
+  const known = await readFile(memo, 'utf8').then((text) => JSON.parse(text) as Record<string, AccelChoice>, () => ({}) as Record<string, AccelChoice>)
+  const remembered = known[key]
+  if (remembered) return { ...remembered, reason: `${remembered.reason}; probed earlier since this boot` }
+  const choice = await probeKvm(qemuBinary, kernel)
+  await mkdir(dirname(memo), { recursive: true })
+  const draft = `${memo}.${process.pid}.tmp`
+  await writeFile(draft, JSON.stringify({ [key]: choice }))
+  await rename(draft, memo)
+  return choice
 }
 
 /** Boots `kernel` under KVM for up to 4 s: KVM works when the kernel's banner appears. */

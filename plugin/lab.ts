@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { accessSync, constants, existsSync } from 'node:fs'
+import { appendFile, copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { execa } from 'execa'
 import ssh2 from 'ssh2'
 import { archProfiles } from './arch.js'
 import { cacheDir } from './cache-dir.js'
@@ -19,7 +19,7 @@ import { debug, info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
 import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
-import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { fileHash, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
 import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
@@ -103,12 +103,16 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         qemuLog: join(logDir, `${guest.name}.qemu.log`),
       }
       let launch: QemuLaunch
-      let initrdBytes: Buffer | undefined
+      /** What the guest's initramfs is made of, for its snapshot key. */
+      let initrdIdentity: string | undefined
       if (guest.defaultImage) {
         const image = await ensureDefaultImage(guest.arch, cache)
         const initrd = join(dir, 'initrd.cpio')
-        initrdBytes = Buffer.concat([await readFile(image.initrd), guestOverlay(plan, guest, keys.public)])
-        await writeFile(initrd, initrdBytes)
+        // The image's initramfs with the guest's own files appended (the kernel unpacks both).
+        const overlay = guestOverlay(plan, guest, keys.public)
+        await copyFile(image.initrd, initrd)
+        await appendFile(initrd, overlay)
+        if (snapshots) initrdIdentity = `${await fileHash(image.initrd)} ${createHash('sha256').update(overlay).digest('hex')}`
         launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
       } else {
         launch = {
@@ -122,7 +126,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         }
       }
       if (!accelByArch.has(guest.arch)) {
-        const choice = await chooseAccel(archProfiles[guest.arch].qemuBinary, launch.kernel, kvmCanRun(guest.arch))
+        const choice = await chooseAccel(archProfiles[guest.arch].qemuBinary, launch.kernel, kvmCanRun(guest.arch), join(cache, 'kvm-probe.json'))
         accelByArch.set(guest.arch, choice)
         info(`${guest.arch} guests run under ${choice.accel.toUpperCase()}: ${choice.reason}`)
       }
@@ -132,7 +136,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       launch.saved = (snapshots && !ineligible) || options.resettable === true
       if (ineligible) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
       else if (snapshots) {
-        const found = await snapshotFor(guest, launch, initrdBytes, cache)
+        const found = await snapshotFor(guest, launch, initrdIdentity, cache)
         if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
         guestsSetup[guest.name]!.snapshot = found.setup
       }
@@ -257,14 +261,24 @@ async function stopSupervisor(child: ChildProcess): Promise<void> {
 async function checkHostTools(plan: LabPlan): Promise<void> {
   const problems: string[] = []
   for (const binary of new Set(plan.guests.map((guest) => archProfiles[guest.arch]))) {
-    const found = await execa('sh', ['-c', `command -v ${binary.qemuBinary}`], { reject: false })
-    if (found.exitCode !== 0) problems.push(`${binary.qemuBinary} is not installed (Debian/Ubuntu: apt-get install ${binary.debianPackage})`)
+    if (!onPath(binary.qemuBinary)) problems.push(`${binary.qemuBinary} is not installed (Debian/Ubuntu: apt-get install ${binary.debianPackage})`)
   }
   for (const tool of ['ip', 'unshare', 'setpriv']) {
-    const found = await execa('sh', ['-c', `command -v ${tool}`], { reject: false })
-    if (found.exitCode !== 0) problems.push(`${tool} is not installed (Debian/Ubuntu: apt-get install ${tool === 'ip' ? 'iproute2' : 'util-linux'})`)
+    if (!onPath(tool)) problems.push(`${tool} is not installed (Debian/Ubuntu: apt-get install ${tool === 'ip' ? 'iproute2' : 'util-linux'})`)
   }
   if (problems.length > 0) throw new Error(`vitest-qemu: this machine lacks what the lab needs:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+}
+
+function onPath(command: string): boolean {
+  const dirs = (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat('/usr/sbin', '/sbin')
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir || '.', command), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
 }
 
 async function diskFormat(path: string): Promise<'raw' | 'qcow2'> {

@@ -28,11 +28,12 @@ export interface SnapshotLookupResult {
   discarded?: string
 }
 
-export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdBytes: Buffer | undefined, cache: string): Promise<SnapshotLookupResult> {
+/** @param initrdIdentity what the default image's initramfs is made of; user initramfs files are hashed. */
+export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string): Promise<SnapshotLookupResult> {
   const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', incoming: undefined }
   const { binary, args } = qemuCommand(guest, placeholders)
   const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel) }
-  if (initrdBytes) fileHashes.initrd = createHash('sha256').update(initrdBytes).digest('hex')
+  if (initrdIdentity) fileHashes.initrd = createHash('sha256').update(initrdIdentity).digest('hex')
   else if (launch.initrd) fileHashes.initrd = await fileHash(launch.initrd)
   if (guest.dtb) fileHashes.dtb = await fileHash(guest.dtb)
   const key = snapshotKey({
@@ -61,7 +62,7 @@ function qemuVersion(binary: string): Promise<string> {
 
 // Files are hashed once per process while their size and modification time stay the same.
 const hashes = new Map<string, string>()
-async function fileHash(path: string): Promise<string> {
+export async function fileHash(path: string): Promise<string> {
   const info = await stat(path)
   const id = `${path}:${info.size}:${info.mtimeMs}`
   let hash = hashes.get(id)

@@ -77,10 +77,18 @@ async function start(command: SupervisorStart): Promise<void> {
         // Nothing to save after SSH: the lab is ready once the shell answers.
         sshInBackground: !snapshot && !command.resettable,
       })
-      guest.sshReady.catch((error: Error) => emit({ type: 'notice', message: error.message }))
       if (command.resettable) await keepResetPoint(guest, boot, snapshot)
       const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
-      const portReady = (port: number) => (port === sshPort ? guests.get(guestPlan.name)!.sshReady : Promise.resolve())
+      const portReady = async (port: number) => {
+        if (port !== sshPort) return
+        try {
+          await guests.get(guestPlan.name)!.whenSshReady()
+        } catch (error) {
+          if (!sshFailureTold.has(guestPlan.name)) emit({ type: 'notice', message: (error as Error).message })
+          sshFailureTold.add(guestPlan.name)
+          throw error
+        }
+      }
       servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset, portReady))
       servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
@@ -98,6 +106,8 @@ async function start(command: SupervisorStart): Promise<void> {
   usedSinceReset = false
   emit({ type: 'ready', captures: runCaptures })
 }
+
+const sshFailureTold = new Set<string>()
 
 interface GuestBoot {
   plan: GuestPlan
