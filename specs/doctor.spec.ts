@@ -6,7 +6,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { defaultImagePaths } from 'vitest-qemu'
 import { probeKvm } from '../plugin/kvm-probe.js'
-import { hostNetworkState } from './support/host-state.js'
+import { BRIDGE_CONF, hostNetworkState, keepHostModeState } from './support/host-state.js'
 
 // `npx vitest-qemu doctor`, the built command run as a child process: as root on this
 // machine, as an ordinary user with /dev/net/tun at mode 0600 (the user `vqrootless`,
@@ -140,22 +140,11 @@ describe.skipIf(!isRoot)('doctor', { timeout: 60_000 }, () => {
 
   describe("with a project config: its arches, host mode and capture decide what is checked", () => {
     const config = join(repo, 'specs', 'fixtures', 'doctor-host', 'vitest.config.ts')
-    const CONF = '/etc/qemu/bridge.conf'
-    const confDirExisted = existsSync('/etc/qemu')
-    const savedConf = existsSync(CONF) ? readFileSync(CONF, 'utf8') : undefined
-    let savedPolicy = 'ACCEPT'
-    beforeAll(async () => {
-      savedPolicy = /^-P FORWARD (\w+)/m.exec((await execa('iptables', ['-S', 'FORWARD'])).stdout)?.[1] ?? 'ACCEPT'
-    })
-    afterAll(async () => {
-      if (savedConf === undefined) rmSync(CONF, { force: true })
-      else writeFileSync(CONF, savedConf)
-      if (!confDirExisted) rmSync('/etc/qemu', { recursive: true, force: true })
-      await execa('iptables', ['-P', 'FORWARD', savedPolicy])
-    })
+    const CONF = BRIDGE_CONF
+    const hostState = keepHostModeState()
 
     test("host mode's ACL and Docker's FORWARD DROP are checked, and the printed ACL fix works", async ({ annotate }) => {
-      if (savedConf !== undefined) writeFileSync(CONF, savedConf.replace(/^allow (vqdoctorbr|all)\s*$/gm, ''))
+      if (hostState.saved() !== undefined) writeFileSync(CONF, hostState.saved()!.replace(/^allow (vqdoctorbr|all)\s*$/gm, ''))
       await execa('iptables', ['-P', 'FORWARD', 'DROP'])
       const netfilter = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim()
       await annotate(`staged as root: no 'allow vqdoctorbr' in ${CONF}, iptables -P FORWARD DROP, bridge-nf-call-iptables=${netfilter}`)

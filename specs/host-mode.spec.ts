@@ -3,14 +3,14 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { attachLab, startLab } from 'vitest-qemu'
 import { acceptRuleArgs } from '../plugin/docker-trap.js'
-import { footprintOf, hostNetworkState, leftovers } from './support/host-state.js'
+import { BRIDGE_CONF, footprintOf, hostNetworkState, keepHostModeState, leftovers } from './support/host-state.js'
 
 // Host mode, the seed's way: a bridge in the host's namespace, guests attached by
 // qemu-bridge-helper. The plugin never edits /etc/qemu/bridge.conf; this spec, as root,
 // stages the host the way a user would (the ACL line, and Docker's FORWARD DROP policy
 // with br_netfilter on), and puts both back afterwards.
 
-const CONF = '/etc/qemu/bridge.conf'
+const CONF = BRIDGE_CONF
 const bridge = 'vqhost0'
 const isRoot = process.getuid?.() === 0
 const config = (network: 'host') => ({
@@ -20,22 +20,10 @@ const config = (network: 'host') => ({
 })
 
 describe.skipIf(!isRoot)('host mode', { timeout: 120_000 }, () => {
-  let savedConf: string | undefined
-  let savedPolicy = 'ACCEPT'
-  const confDirExisted = existsSync('/etc/qemu')
-  beforeAll(async () => {
-    savedConf = existsSync(CONF) ? readFileSync(CONF, 'utf8') : undefined
-    savedPolicy = /^-P FORWARD (\w+)/m.exec((await execa('iptables', ['-S', 'FORWARD'])).stdout)?.[1] ?? 'ACCEPT'
-  })
-  afterAll(async () => {
-    if (savedConf === undefined) rmSync(CONF, { force: true })
-    else writeFileSync(CONF, savedConf)
-    if (!confDirExisted) rmSync('/etc/qemu', { recursive: true, force: true })
-    await execa('iptables', ['-P', 'FORWARD', savedPolicy])
-  })
+  const hostState = keepHostModeState()
 
   test('without the ACL line it refuses, naming the exact line to add, and creates nothing', async () => {
-    if (savedConf !== undefined) writeFileSync(CONF, savedConf.replace(new RegExp(`^allow (${bridge}|all)\\s*$`, 'gm'), ''))
+    if (hostState.saved() !== undefined) writeFileSync(CONF, hostState.saved()!.replace(new RegExp(`^allow (${bridge}|all)\\s*$`, 'gm'), ''))
     const error = await startLab(config('host')).catch((caught: Error) => caught)
     expect(String(error)).toContain(`echo 'allow ${bridge}' | sudo tee -a ${CONF}`)
     expect((await execa('ip', ['link', 'show', 'dev', bridge], { reject: false })).exitCode).not.toBe(0)
@@ -43,7 +31,7 @@ describe.skipIf(!isRoot)('host mode', { timeout: 120_000 }, () => {
 
   test("with the ACL, guests on a host bridge reach each other despite Docker's DROP policy; afterwards the host is as before", async ({ annotate }) => {
     mkdirSync('/etc/qemu', { recursive: true })
-    writeFileSync(CONF, `${savedConf ?? ''}allow ${bridge}\n`)
+    writeFileSync(CONF, `${hostState.saved() ?? ''}allow ${bridge}\n`)
     await execa('iptables', ['-P', 'FORWARD', 'DROP'])
     await annotate(`staged as root: 'allow ${bridge}' in ${CONF}, iptables -P FORWARD DROP, bridge-nf-call-iptables=${readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim()}`)
     const before = await hostNetworkState()

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { afterAll, beforeAll } from 'vitest'
 import { execa } from 'execa'
 import type { LabDescriptor } from 'vitest-qemu'
 
@@ -93,4 +94,28 @@ export function processesWithEnv(name: string, value: string): number[] {
     }
   }
   return pids
+}
+
+export const BRIDGE_CONF = '/etc/qemu/bridge.conf'
+
+/**
+ * For specs that stage the host as a host-mode user would (bridge.conf's ACL, Docker's
+ * FORWARD DROP): saves both before the suite and puts them back after it. `saved()` is
+ * bridge.conf's text as it was (undefined when there was none).
+ */
+export function keepHostModeState(): { saved(): string | undefined } {
+  const confDirExisted = existsSync('/etc/qemu')
+  let savedConf: string | undefined
+  let savedPolicy = 'ACCEPT'
+  beforeAll(async () => {
+    savedConf = existsSync(BRIDGE_CONF) ? readFileSync(BRIDGE_CONF, 'utf8') : undefined
+    savedPolicy = /^-P FORWARD (\w+)/m.exec((await execa('iptables', ['-S', 'FORWARD'])).stdout)?.[1] ?? 'ACCEPT'
+  })
+  afterAll(async () => {
+    if (savedConf === undefined) rmSync(BRIDGE_CONF, { force: true })
+    else writeFileSync(BRIDGE_CONF, savedConf)
+    if (!confDirExisted) rmSync('/etc/qemu', { recursive: true, force: true })
+    await execa('iptables', ['-P', 'FORWARD', savedPolicy])
+  })
+  return { saved: () => savedConf }
 }
