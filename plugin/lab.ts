@@ -132,10 +132,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       }
       launch.accel = accelByArch.get(guest.arch)!.accel
       guestsSetup[guest.name] = { files, launch }
-      const ineligible = snapshots ? snapshotIneligibility(guest) : undefined
-      launch.saved = (snapshots && !ineligible) || options.resettable === true
-      if (ineligible) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
-      else if (snapshots) {
+      // Its state is saved for later runs (snapshots) or resets (watch mode), unless it has storage.
+      const ineligible = snapshotIneligibility(guest)
+      launch.saved = !ineligible && (snapshots || options.resettable === true)
+      if (ineligible && snapshots) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
+      else if (snapshots && !ineligible) {
         const found = await snapshotFor(guest, launch, initrdIdentity, cache)
         if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
         guestsSetup[guest.name]!.snapshot = found.setup

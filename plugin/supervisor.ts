@@ -187,6 +187,8 @@ let resetting: Promise<{ reset: boolean; ms: number }> | undefined
 
 /** The snapshot the guest came from or was saved to; else a state saved in the run's folder now. */
 async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: GuestSnapshotSetup): Promise<void> {
+  // A guest with storage is reset by booting it again: its disk would not match a saved memory.
+  if (!boot.launch.saved) return
   if (snapshot && existsSync(statePath(snapshot.dir))) {
     resetPoints.set(guest.plan.name, statePath(snapshot.dir))
     return
@@ -221,7 +223,8 @@ async function resetGuest(boot: GuestBoot): Promise<void> {
   let failed = false
   const guest = await bootGuest(boot, { restoreFrom: resetPoints.get(name), onRestoreFailed: () => (failed = true) })
   // Without a usable saved state the guest was booted cold: save that for the next reset.
-  if (failed || !resetPoints.has(name)) await keepResetPoint(guest, boot)
+  if (failed) resetPoints.delete(name)
+  if (!resetPoints.has(name)) await keepResetPoint(guest, boot)
 }
 
 function firstLine(error: unknown): string {
