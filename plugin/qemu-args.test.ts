@@ -22,14 +22,14 @@ test("a user's kernel and raw rootfs boot the seed's way: root=/dev/vda, ip=, a 
   expect(args).toContain('-nodefaults')
 })
 
-test('the default image boots quietly with its initrd; user qemuArgs and append come last', () => {
+test('the default image boots quietly, without the x86 timer check, with its initrd; user qemuArgs and append come last', () => {
   const plan = planLab({
     bridges: { br0: { subnet: '10.0.0.0/24' } },
     guests: { a: { bridge: 'br0', ip: '10.0.0.2', gateway: '10.0.0.1', memory: 192, qemuArgs: ['-rtc', 'base=utc'] } },
   })
   const { binary, args } = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/run/x/initrd.cpio' })
   expect(binary).toBe('qemu-system-x86_64')
-  expect(args[args.indexOf('-append') + 1]).toBe('console=ttyS0 quiet ip=10.0.0.2::10.0.0.1:255.255.255.0:a:eth0:off')
+  expect(args[args.indexOf('-append') + 1]).toBe('console=ttyS0 quiet no_timer_check ip=10.0.0.2::10.0.0.1:255.255.255.0:a:eth0:off')
   expect(args[args.indexOf('-initrd') + 1]).toBe('/run/x/initrd.cpio')
   expect(args[args.indexOf('-m') + 1]).toBe('192')
   expect(args.slice(-2)).toEqual(['-rtc', 'base=utc'])
@@ -40,4 +40,21 @@ test("host mode attaches NICs through qemu-bridge-helper, the seed's -netdev bri
   const plan = planLab({ network: 'host', bridges: { br0: { subnet: '192.168.7.0/24' } }, guests: { a: { bridge: 'br0', ip: '192.168.7.1' } } })
   const { args } = qemuCommand(plan.guests[0]!, { ...launch, network: 'host' })
   expect(args[args.indexOf('-netdev') + 1]).toBe('bridge,id=net0,br=br0,helper=/usr/lib/qemu/qemu-bridge-helper')
+})
+
+test('only x86 default images get no_timer_check; a kernel of your own boots with what you append', () => {
+  const plan = planLab(
+    {
+      bridges: { br0: { subnet: '10.0.0.0/24' } },
+      guests: { pc: { bridge: 'br0', ip: '10.0.0.2', arch: 'i386' }, board: { bridge: 'br0', ip: '10.0.0.3', arch: 'aarch64' }, own: { bridge: 'br0', ip: '10.0.0.4', kernel: 'bzImage' } },
+    },
+    { root: '/k', fileExists: () => true },
+  )
+  const append = (index: number) => {
+    const { args } = qemuCommand(plan.guests[index]!, launch)
+    return args[args.indexOf('-append') + 1]!.split(' ')
+  }
+  expect(append(0)).toContain('no_timer_check')
+  expect(append(1)).not.toContain('no_timer_check')
+  expect(append(2)).not.toContain('no_timer_check')
 })

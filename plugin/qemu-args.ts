@@ -26,7 +26,7 @@ export function kernelIpArgument(guest: GuestPlan): string {
 
 export function kernelCommandLine(guest: GuestPlan, launch: QemuLaunch): string {
   const parts = [`console=${guest.console}`]
-  if (guest.defaultImage) parts.push('quiet')
+  if (guest.defaultImage) parts.push('quiet', ...archProfiles[guest.arch].defaultImageArgs)
   if (launch.rootfs) parts.push('root=/dev/vda', 'rw')
   parts.push(kernelIpArgument(guest))
   if (guest.append) parts.push(guest.append)
