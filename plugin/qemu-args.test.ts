@@ -18,7 +18,8 @@ test("a user's kernel and raw rootfs boot the seed's way: root=/dev/vda, ip=, a 
   expect(value('-drive')).toBe('file=/k/rootfs.ext4,if=virtio,format=raw,snapshot=on')
   expect(value('-netdev')).toBe('tap,id=net0,ifname=tap0,script=no,downscript=no')
   expect(value('-device')).toBe('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:50,romfile=')
-  expect(value('-machine')).toBe('pc,accel=tcg')
+  expect(value('-machine')).toBe('pc')
+  expect(value('-accel')).toBe('tcg,tb-size=16')
   expect(args).toContain('-nodefaults')
 })
 
@@ -57,4 +58,14 @@ test('only x86 default images get no_timer_check; a kernel of your own boots wit
   expect(append(0)).toContain('no_timer_check')
   expect(append(1)).not.toContain('no_timer_check')
   expect(append(2)).not.toContain('no_timer_check')
+})
+
+test("TCG's translation cache is bounded; KVM gets no TCG options", () => {
+  const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
+  // -accel and -machine accel= may not be mixed: the accelerator is only in -accel.
+  const flags = (args: string[], flag: string) => args.filter((_, index) => args[index - 1] === flag)
+  const tcg = qemuCommand(plan.guests[0]!, launch).args
+  const kvm = qemuCommand(plan.guests[0]!, { ...launch, accel: 'kvm' }).args
+  expect([flags(tcg, '-accel'), flags(tcg, '-machine')]).toEqual([['tcg,tb-size=16'], ['pc']])
+  expect([flags(kvm, '-accel'), flags(kvm, '-machine')]).toEqual([['kvm'], ['pc']])
 })
