@@ -69,3 +69,18 @@ test("TCG's translation cache is bounded; KVM gets no TCG options", () => {
   expect([flags(tcg, '-accel'), flags(tcg, '-machine')]).toEqual([['tcg,tb-size=16'], ['pc']])
   expect([flags(kvm, '-accel'), flags(kvm, '-machine')]).toEqual([['kvm'], ['pc']])
 })
+
+test('default-image guests get 128 MiB, guests with their own kernel 256 MiB, unless memory is given', () => {
+  const plan = planLab(
+    {
+      bridges: { br0: { subnet: '10.0.0.0/24' } },
+      guests: { a: { bridge: 'br0', ip: '10.0.0.2' }, b: { bridge: 'br0', ip: '10.0.0.3', kernel: 'bzImage' }, c: { bridge: 'br0', ip: '10.0.0.4', memory: 512 } },
+    },
+    { root: '/k', fileExists: () => true },
+  )
+  const memoryOf = (index: number) => {
+    const { args } = qemuCommand(plan.guests[index]!, launch)
+    return args[args.indexOf('-m') + 1]
+  }
+  expect([memoryOf(0), memoryOf(1), memoryOf(2)]).toEqual(['128', '256', '512'])
+})
