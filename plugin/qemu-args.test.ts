@@ -19,7 +19,7 @@ test("a user's kernel and raw rootfs boot the seed's way: root=/dev/vda, ip=, a 
   expect(value('-netdev')).toBe('tap,id=net0,ifname=tap0,script=no,downscript=no')
   expect(value('-device')).toBe('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:50,romfile=')
   expect(value('-machine')).toBe('pc')
-  expect(value('-accel')).toBe('tcg,tb-size=16')
+  expect(value('-accel')).toBe('tcg,tb-size=32')
   expect(args).toContain('-nodefaults')
 })
 
@@ -66,7 +66,7 @@ test("TCG's translation cache is bounded; KVM gets no TCG options", () => {
   const flags = (args: string[], flag: string) => args.filter((_, index) => args[index - 1] === flag)
   const tcg = qemuCommand(plan.guests[0]!, launch).args
   const kvm = qemuCommand(plan.guests[0]!, { ...launch, accel: 'kvm' }).args
-  expect([flags(tcg, '-accel'), flags(tcg, '-machine')]).toEqual([['tcg,tb-size=16'], ['pc']])
+  expect([flags(tcg, '-accel'), flags(tcg, '-machine')]).toEqual([['tcg,tb-size=32'], ['pc']])
   expect([flags(kvm, '-accel'), flags(kvm, '-machine')]).toEqual([['kvm'], ['pc']])
 })
 

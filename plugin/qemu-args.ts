@@ -34,9 +34,10 @@ export function kernelCommandLine(guest: GuestPlan, launch: QemuLaunch): string 
 }
 
 // TCG's translation cache: QEMU 7.2 reserves up to 1 GiB and fills ~55 MiB during a default
-// guest's boot, since it never reuses space before the cache is full. 16 MiB holds what a guest
-// runs again and again; 8 MiB flushed often enough to make boots slower.
-export const TCG_TB_SIZE_MIB = 16
+// guest's boot, since it reuses space only once the cache is full. With 32 MiB boots and
+// commands take as long as before; with 16 or 24 MiB the cache is flushed often enough to make
+// commands slower.
+export const TCG_TB_SIZE_MIB = 32
 
 /** The `-accel` value: KVM as is, TCG with a bounded translation cache. */
 export function accelArgument(accel: QemuLaunch['accel']): string {
