@@ -62,7 +62,9 @@ async function measure(n) {
       guests.map(async (guest) => {
         const others = guests.filter((other) => other !== guest).map((other) => other.ip)
         if (others.length === 0) return
-        const result = await lab.guest(guest.name).serial.exec(meshCommand(others), { timeout: 30_000 + others.length * (PING_WAIT_S + 1) * 1000 * 3 })
+        // Each ping waits at most PING_WAIT_S; 16 busy guests answer slowly: three times that per peer, and 30 s.
+        const timeout = 30_000 + others.length * (PING_WAIT_S + 1) * 1000 * 3
+        const result = await lab.guest(guest.name).serial.exec(meshCommand(others), { timeout }).catch((error) => ({ stdout: String(error.message) }))
         const line = /unreached:(.*)/.exec(result.stdout)
         if (!line) failures.push({ from: guest.name, to: 'all', output: result.stdout.trim() })
         else for (const ip of line[1].trim().split(/\s+/).filter(Boolean)) failures.push({ from: guest.name, to: guests.find((other) => other.ip === ip)?.name ?? ip })
@@ -132,34 +134,40 @@ writeFileSync(join(out, 'scale.json'), `${JSON.stringify({ date: new Date().toIS
 writeFileSync(join(out, 'scale.svg'), chart(results))
 console.log(`\nwrote ${join('bench', 'results', 'scale.json')} and .svg`)
 
-// Two panels over N: time to green (s), and peak MiB per guest (max and median).
+// Two panels over N: time to green (s), and peak MiB per guest (max as points with values,
+// median as a dashed line), with the 160 MiB goal.
 function chart(results) {
   const width = 330
   const height = 220
+  const niceStep = (top) => {
+    const rough = top / 4
+    const power = 10 ** Math.floor(Math.log10(rough))
+    return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= rough)
+  }
   const panel = (x0, title, series, unit, target) => {
-    const maxValue = Math.max(...series.flatMap((s) => s.values), target ?? 0) * 1.15 || 1
-    const px = (index) => x0 + 50 + (results.length === 1 ? 0 : (index * (width - 80)) / (results.length - 1))
-    const py = (value) => 40 + (height - 80) * (1 - value / maxValue)
-    const parts = [`<text x="${x0 + 10}" y="20" font-weight="bold">${title}</text>`]
-    parts.push(`<line x1="${x0 + 40}" y1="${py(0)}" x2="${x0 + width - 20}" y2="${py(0)}" stroke="#444"/>`)
-    for (let tick = 0; tick <= 4; tick++) {
-      const value = (maxValue / 1.15) * (tick / 4)
-      parts.push(`<text x="${x0 + 36}" y="${py(value) + 4}" text-anchor="end" font-size="10">${value.toFixed(0)}</text><line x1="${x0 + 40}" y1="${py(value)}" x2="${x0 + width - 20}" y2="${py(value)}" stroke="#ddd"/>`)
+    const step = niceStep(Math.max(...series.flatMap((s) => s.values), target ?? 0) * 1.1)
+    const top = step * Math.ceil((Math.max(...series.flatMap((s) => s.values), target ?? 0) * 1.1) / step)
+    const px = (index) => x0 + 60 + (results.length === 1 ? 0 : (index * (width - 90)) / (results.length - 1))
+    const py = (value) => 45 + (height - 85) * (1 - value / top)
+    const parts = [`<text x="${x0 + 10}" y="18" font-weight="bold">${title}</text>`]
+    for (let value = 0; value <= top; value += step) {
+      parts.push(`<line x1="${x0 + 45}" y1="${py(value)}" x2="${x0 + width - 20}" y2="${py(value)}" stroke="${value ? '#ddd' : '#444'}"/><text x="${x0 + 40}" y="${py(value) + 4}" text-anchor="end" font-size="10">${value}</text>`)
     }
-    results.forEach((r, index) => parts.push(`<text x="${px(index)}" y="${height - 22}" text-anchor="middle" font-size="11">${r.n}</text>`))
-    parts.push(`<text x="${x0 + width / 2}" y="${height - 6}" text-anchor="middle" font-size="11">guests (N)</text>`)
-    if (target) parts.push(`<line x1="${x0 + 40}" y1="${py(target)}" x2="${x0 + width - 20}" y2="${py(target)}" stroke="#c33" stroke-dasharray="4 3"/><text x="${x0 + width - 20}" y="${py(target) - 4}" text-anchor="end" font-size="10" fill="#c33">${target} ${unit} goal</text>`)
+    results.forEach((r, index) => parts.push(`<text x="${px(index)}" y="${height - 24}" text-anchor="middle" font-size="11">${r.n}</text>`))
+    parts.push(`<text x="${x0 + 45 + (width - 65) / 2}" y="${height - 8}" text-anchor="middle" font-size="11">guests (N)</text>`)
+    if (target) parts.push(`<line x1="${x0 + 45}" y1="${py(target)}" x2="${x0 + width - 20}" y2="${py(target)}" stroke="#c33" stroke-dasharray="4 3"/><text x="${x0 + width - 20}" y="${py(target) + 13}" text-anchor="end" font-size="10" fill="#c33">goal ${target} ${unit}</text>`)
     series.forEach((s, k) => {
-      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.values.map((v, i) => `${px(i).toFixed(1)},${py(v).toFixed(1)}`).join(' ')}"/>`)
-      s.values.forEach((v, i) => parts.push(`<circle cx="${px(i).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${s.color}"/><text x="${px(i).toFixed(1)}" y="${(py(v) - 7).toFixed(1)}" text-anchor="middle" font-size="10">${v.toFixed(unit === 's' ? 1 : 0)}</text>`))
-      parts.push(`<rect x="${x0 + 50 + k * 90}" y="28" width="10" height="3" fill="${s.color}"/><text x="${x0 + 64 + k * 90}" y="33" font-size="10">${s.label}</text>`)
+      const points = s.values.map((v, i) => `${px(i).toFixed(1)},${py(v).toFixed(1)}`).join(' ')
+      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" ${k ? 'stroke-dasharray="5 3"' : ''} points="${points}"/>`)
+      if (k === 0) s.values.forEach((v, i) => parts.push(`<circle cx="${px(i).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${s.color}"/><text x="${px(i).toFixed(1)}" y="${(py(v) - 7).toFixed(1)}" text-anchor="middle" font-size="10">${v.toFixed(unit === 's' ? 1 : 0)}</text>`))
+      parts.push(`<line x1="${x0 + 60 + k * 80}" y1="30" x2="${x0 + 75 + k * 80}" y2="30" stroke="${s.color}" stroke-width="2" ${k ? 'stroke-dasharray="5 3"' : ''}/><text x="${x0 + 80 + k * 80}" y="34" font-size="10">${s.label}</text>`)
     })
     return parts.join('\n')
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * width + 20}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-${panel(0, 'time to green (s)', [{ label: 'start to mesh', color: '#4a7', values: results.map((r) => r.timeToGreenMs / 1000) }], 's')}
-${panel(width + 20, 'peak memory per guest (MiB)', [
+${panel(0, 'time to green (s): start to mesh verified', [{ label: 'seconds', color: '#4a7', values: results.map((r) => r.timeToGreenMs / 1000) }], 's')}
+${panel(width + 20, 'peak memory per guest (VmHWM, MiB)', [
   { label: 'max', color: '#c63', values: results.map((r) => r.peakMibPerGuest.max) },
   { label: 'median', color: '#36c', values: results.map((r) => r.peakMibPerGuest.median) },
 ], 'MiB', 160)}
