@@ -37,10 +37,10 @@ export function kernelCommandLine(guest: GuestPlan, launch: QemuLaunch): string 
 // guest's boot, since it reuses space only once the cache is full. With 32 MiB boots and
 // commands take as long as before; with 16 or 24 MiB the cache is flushed often enough to make
 // commands slower.
-export const TCG_TB_SIZE_MIB = 32
+const TCG_TB_SIZE_MIB = 32
 
 /** The `-accel` value: KVM as is, TCG with a bounded translation cache. */
-export function accelArgument(accel: QemuLaunch['accel']): string {
+function accelArgument(accel: QemuLaunch['accel']): string {
   return accel === 'tcg' ? `tcg,tb-size=${TCG_TB_SIZE_MIB}` : accel
 }
 
