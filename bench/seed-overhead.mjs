@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 5]: the plugin against the seed recipe done by hand.
+// The first part of npm run bench [-- --rounds 5]: the plugin against the seed recipe done by hand.
 // Alternates, in one run, (a) bench/baseline-seed.sh (bridge, taps, two guests with the
 // same images and QEMU flags, wait for their shells, a ping each way, teardown) and (b)
 // `vitest run` of the seed scenario with the plugin; prints medians, the ratio b/a and

@@ -9,15 +9,22 @@ export interface ArchProfile {
   cpu?: string
   console: string
   debianArch: string
+  /** Kernel arguments the default image boots with. */
+  defaultImageArgs: string[]
 }
 
+// An x86 kernel checks early that the timer interrupt arrives, within a delay loop; with many
+// TCG guests on few cores the check can fail, and the kernel panics ("IO-APIC + timer doesn't
+// work!"). no_timer_check skips it, a common setting for virtual machines.
+const x86DefaultImageArgs = ['no_timer_check']
+
 export const archProfiles: Record<Arch, ArchProfile> = {
-  x86_64: { qemuBinary: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'amd64' },
-  i386: { qemuBinary: 'qemu-system-i386', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'i386' },
-  aarch64: { qemuBinary: 'qemu-system-aarch64', debianPackage: 'qemu-system-arm', machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', debianArch: 'arm64' },
+  x86_64: { qemuBinary: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'amd64', defaultImageArgs: x86DefaultImageArgs },
+  i386: { qemuBinary: 'qemu-system-i386', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'i386', defaultImageArgs: x86DefaultImageArgs },
+  aarch64: { qemuBinary: 'qemu-system-aarch64', debianPackage: 'qemu-system-arm', machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', debianArch: 'arm64', defaultImageArgs: [] },
   // 32-bit ARM kernels cannot reach the virt machine's PCIe window above 4 GiB: highmem=off keeps it low.
-  arm: { qemuBinary: 'qemu-system-arm', debianPackage: 'qemu-system-arm', machine: 'virt,highmem=off', cpu: 'cortex-a15', console: 'ttyAMA0', debianArch: 'armhf' },
-  riscv64: { qemuBinary: 'qemu-system-riscv64', debianPackage: 'qemu-system-misc', machine: 'virt', console: 'ttyS0', debianArch: 'riscv64' },
+  arm: { qemuBinary: 'qemu-system-arm', debianPackage: 'qemu-system-arm', machine: 'virt,highmem=off', cpu: 'cortex-a15', console: 'ttyAMA0', debianArch: 'armhf', defaultImageArgs: [] },
+  riscv64: { qemuBinary: 'qemu-system-riscv64', debianPackage: 'qemu-system-misc', machine: 'virt', console: 'ttyS0', debianArch: 'riscv64', defaultImageArgs: [] },
 }
 
 export function isArch(value: unknown): value is Arch {

@@ -56,7 +56,7 @@ export interface GuestConfig {
   dtb?: string
   machine?: string
   cpu?: string
-  /** MiB. */
+  /** MiB. Default: 128 for the default image, 256 for a kernel of one's own. */
   memory?: number
   cpus?: number
   qemuArgs?: string[]

@@ -66,6 +66,11 @@ export interface LabPlan {
 export const reservedGuestNames = ['task', 'expect', 'skip', 'annotate', 'signal', 'onTestFailed', 'onTestFinished', 'lab', 'context']
 
 const DEFAULT_BOOT_TIMEOUT_MS = 60_000
+// Guest RAM is host memory as soon as the guest touches it, and a booting kernel touches
+// most of what it gets. The default image runs busybox from a ~9 MiB initramfs and has
+// 63 MiB available with 128 MiB; an image of one's own may need more.
+const DEFAULT_IMAGE_MEMORY_MIB = 128
+const DEFAULT_MEMORY_MIB = 256
 const MAX_IFNAME = 15
 
 export interface PlanOptions {
@@ -192,7 +197,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       else if (!onLink(via)) problems.push(`${field}.via: ${route.via} is not on any subnet of this guest's NICs, so no NIC can reach it`)
       if (to && via !== undefined) routes.push({ to: `${formatIpv4(to.address)}/${to.prefix}`, via: formatIpv4(via) })
     })
-    const memory = guest.memory ?? 256
+    const memory = guest.memory ?? (guest.kernel === undefined ? DEFAULT_IMAGE_MEMORY_MIB : DEFAULT_MEMORY_MIB)
     if (!Number.isInteger(memory) || memory < 32) problems.push(`${where}.memory: expected MiB as an integer of at least 32, got ${String(guest.memory)}`)
     const cpus = guest.cpus ?? 1
     if (!Number.isInteger(cpus) || cpus < 1) problems.push(`${where}.cpus: expected a positive integer, got ${String(guest.cpus)}`)

@@ -33,10 +33,13 @@ export function supervisorEvents(child: ChildProcess): EventStream {
         if (event) return event
         if (exited) throw new Error(`vitest-qemu: ${exited}`)
         if (signal?.aborted) throw signal.reason
+        // The abort listener goes when the wait ends: a lab of many guests waits for many events.
+        const onAbort = () => wake?.()
+        signal?.addEventListener('abort', onAbort, { once: true })
         await new Promise<void>((resolve) => {
           wake = resolve
-          signal?.addEventListener('abort', () => resolve(), { once: true })
         })
+        signal?.removeEventListener('abort', onAbort)
         wake = undefined
       }
     },

@@ -1,0 +1,17 @@
+// npm run bench [-- --rounds 5] [--scale 1,2,4,8,16 | --quick]: the seed overhead
+// (seed-overhead.mjs), then the scale figures (scale.mjs); --quick leaves out the latter.
+import { spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const option = (name) => (argv.includes(name) ? [name, argv[argv.indexOf(name) + 1]] : [])
+
+function run(script, args) {
+  const result = spawnSync(process.execPath, [join(here, script), ...args], { stdio: 'inherit' })
+  if (result.status !== 0) process.exit(result.status ?? 1)
+}
+
+run('seed-overhead.mjs', option('--rounds'))
+if (!argv.includes('--quick')) run('scale.mjs', option('--scale'))
