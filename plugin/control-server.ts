@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
-import { execa } from 'execa'
+import { runCommand } from './run-command.js'
 import type { ControlRequest, ControlResponse } from './control-protocol.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
 import type { PacketCaptures } from './packet-capture.js'
@@ -76,7 +76,7 @@ async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, gue
 /** `ip -j OBJECT show ARGS` (or `bridge -j fdb show ARGS`) inside the lab's namespace: read-only views for tests. */
 async function showLabNetwork(object: string, args: string[]): Promise<unknown> {
   if (!['link', 'addr', 'route', 'neigh', 'fdb'].includes(object) || args.some((arg) => typeof arg !== 'string')) throw new Error(`lab.show: cannot show ${object}`)
-  const { stdout } = object === 'fdb' ? await execa('bridge', ['-j', 'fdb', 'show', ...args]) : await execa('ip', ['-j', '-d', object, 'show', ...args])
+  const { stdout } = object === 'fdb' ? await runCommand('bridge', ['-j', 'fdb', 'show', ...args]) : await runCommand('ip', ['-j', '-d', object, 'show', ...args])
   return JSON.parse(stdout || '[]')
 }
 
@@ -95,13 +95,13 @@ async function partition(name: string, a: string[], b: string[], undo: string[][
   if (a.length === 0 || b.length === 0 || ![...a, ...b].every((mac) => MAC.test(mac))) throw new Error('lab.partition: each group needs at least one guest')
   const set = (macs: string[]) => `{ ${macs.join(', ')} }`
   const script = `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n  ether saddr ${set(a)} ether daddr ${set(b)} drop\n  ether saddr ${set(b)} ether daddr ${set(a)} drop\n }\n}\n`
-  await execa('nft', ['-f', '-'], { input: script })
+  await runCommand('nft', ['-f', '-'], { input: script })
   undo.push(['nft', 'delete', 'table', 'bridge', table])
 }
 
 async function heal(name: string, undo: string[][]): Promise<void> {
   const table = partitionTable(name)
-  await execa('nft', ['delete', 'table', 'bridge', table])
+  await runCommand('nft', ['delete', 'table', 'bridge', table])
   const index = undo.findIndex((command) => command.join(' ') === `nft delete table bridge ${table}`)
   if (index >= 0) undo.splice(index, 1)
 }

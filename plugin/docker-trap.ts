@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { execa } from 'execa'
+import { runCommand } from './run-command.js'
 
 // The seed's warning: with br_netfilter loaded (bridge-nf-call-iptables = 1), bridged
 // frames go through iptables' FORWARD chain, where Docker's DROP policy kills IP
@@ -27,11 +27,11 @@ export function acceptRuleArgs(bridge: string, runId: string): string[] {
 /** Returns the iptables commands that undo what it did (empty when nothing was needed). */
 export async function openBridgeForwarding(bridges: string[], runId: string): Promise<string[][]> {
   if (!bridgeNetfilterOn()) return []
-  const listed = await execa('iptables', ['-S', 'FORWARD'], { reject: false })
+  const listed = await runCommand('iptables', ['-S', 'FORWARD'], { reject: false })
   if (listed.exitCode !== 0 || !forwardDrops(listed.stdout)) return []
   const undo: string[][] = []
   for (const bridge of bridges) {
-    await execa('iptables', ['-I', ...acceptRuleArgs(bridge, runId)])
+    await runCommand('iptables', ['-I', ...acceptRuleArgs(bridge, runId)])
     undo.push(['iptables', '-D', ...acceptRuleArgs(bridge, runId)])
   }
   return undo

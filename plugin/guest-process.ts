@@ -39,6 +39,8 @@ export interface ReadyHooks {
    * stage runs when SSH is first used (`whenSshReady`).
    */
   sshInBackground?: boolean
+  /** A restored guest runs only once this resolves (its state's checksum matched). */
+  beforeResume?: Promise<void>
 }
 
 export class GuestProcess {
@@ -138,7 +140,7 @@ export class GuestProcess {
       if (this.restoring) {
         // A restored guest prints nothing until asked: it was saved sitting at its shell.
         stage = 'restore'
-        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline))
+        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume))
         done('restore')
         stage = 'shell'
         await within(timeouts.shell, (deadline) => bringToPresent(this.console, deadline - Date.now()))

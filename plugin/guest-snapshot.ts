@@ -25,9 +25,13 @@ export async function saveGuestState(qmp: QmpClient, path: string, deadline: num
   }
 }
 
-/** Waits until a guest started with `-incoming` has loaded its state, then lets it run. */
-export async function resumeRestoredGuest(qmp: QmpClient, deadline: number): Promise<void> {
+/**
+ * Waits until a guest started with `-incoming` has loaded its state, then lets it run.
+ * @param beforeResume must resolve before the guest runs (checking the state's checksum).
+ */
+export async function resumeRestoredGuest(qmp: QmpClient, deadline: number, beforeResume?: Promise<void>): Promise<void> {
   await migrationDone(qmp, deadline, 'loading the saved state')
+  await beforeResume
   // The state was saved paused, so the guest comes back paused until told to go on.
   await qmp.command('cont')
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { execa } from 'execa'
+import { runCommand } from './run-command.js'
 import { contains, parseCidr, parseIpv4 } from './ipv4.js'
 import type { LabPlan } from './lab-plan.js'
 
@@ -48,10 +48,10 @@ export async function checkHostMode(plan: LabPlan, confPath = BRIDGE_CONF): Prom
           `      sudo mkdir -p ${dirname(confPath)} && echo 'allow ${bridge.name}' | sudo tee -a ${confPath}`,
       )
     }
-    const exists = await execa('ip', ['link', 'show', 'dev', bridge.name], { reject: false })
+    const exists = await runCommand('ip', ['link', 'show', 'dev', bridge.name], { reject: false })
     if (exists.exitCode === 0) problems.push(`bridges.${bridge.name}: an interface of that name already exists on this host (another host-mode run, or one of yours); remove it or choose another name`)
   }
-  const routes = JSON.parse((await execa('ip', ['-j', 'route', 'show'], { reject: false })).stdout || '[]') as { dst: string; dev: string }[]
+  const routes = JSON.parse((await runCommand('ip', ['-j', 'route', 'show'], { reject: false })).stdout || '[]') as { dst: string; dev: string }[]
   for (const bridge of plan.bridges) {
     const subnet = parseCidr(bridge.subnet)!
     for (const route of routes) {

@@ -2,7 +2,6 @@ import { constants } from 'node:fs'
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { arch as hostArch } from 'node:os'
-import { execa } from 'execa'
 import type { Arch } from './config.js'
 
 // KVM is used only when it demonstrably works: /dev/kvm can exist and answer while a
@@ -47,6 +46,8 @@ export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMa
 
 /** Boots `kernel` under KVM for up to 4 s: KVM works when the kernel's banner appears. */
 export async function probeKvm(qemuBinary: string, kernel: string): Promise<AccelChoice> {
+  // Loaded here: most runs never probe, and execa takes a while to load.
+  const { execa } = await import('execa')
   const probe = await execa(
     qemuBinary,
     ['-accel', 'kvm', '-nodefaults', '-display', 'none', '-no-reboot', '-m', '64', '-kernel', kernel, '-append', 'console=ttyS0 panic=-1', '-serial', 'stdio'],

@@ -1,4 +1,4 @@
-import { execa } from 'execa'
+import { runCommand } from './run-command.js'
 import type { LabPlan } from './lab-plan.js'
 
 // The lab's layer 2, created inside the supervisor's private network namespace:
@@ -34,7 +34,7 @@ export function networkUndo(plan: LabPlan): string[][] {
 export async function createLabNetwork(plan: LabPlan): Promise<void> {
   const commands = networkCommands(plan)
   try {
-    await execa('ip', ['-batch', '-'], { input: `${commands.join('\n')}\n` })
+    await runCommand('ip', ['-batch', '-'], { input: `${commands.join('\n')}\n` })
   } catch (error) {
     const e = error as { stderr?: string; shortMessage?: string }
     throw new Error(`vitest-qemu: creating the lab network failed: ${e.stderr?.trim() || e.shortMessage}\ncommands:\n${commands.join('\n')}`)

@@ -20,6 +20,7 @@ import type { QemuLaunch } from './qemu-args.js'
 import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { fileHash, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { stateChecksumProblem } from './snapshot-store.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
 import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from './supervisor-protocol.js'
@@ -154,6 +155,12 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
+    // Each restored guest's state is checked here, on another core, while its QEMU loads it.
+    for (const [guest, setup] of Object.entries(guestsSetup)) {
+      if (!setup.snapshot?.restore) continue
+      const checked = (problem?: string) => supervisor!.stdin!.write(`${JSON.stringify({ type: 'snapshot-checked', guest, problem })}\n`)
+      stateChecksumProblem(setup.snapshot.dir).then(checked, (error: Error) => checked(error.message))
+    }
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
     const ready = new Map<string, Extract<SupervisorEvent, { type: 'guest-ready' }>>()

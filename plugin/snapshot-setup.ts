@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { stat } from 'node:fs/promises'
-import { execa } from 'execa'
+import { runCommand } from './run-command.js'
 import type { GuestPlan } from './lab-plan.js'
 import { type QemuLaunch, qemuCommand } from './qemu-args.js'
 import { findSnapshot, sha256OfFile, snapshotDir, snapshotKey } from './snapshot-store.js'
@@ -43,7 +43,8 @@ export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdId
     extra: { console: guest.console, login: guest.login ?? null, defaultImage: guest.defaultImage },
   })
   const dir = snapshotDir(cache, guest.name, key)
-  const found = await findSnapshot(dir, key)
+  // The state's checksum is checked by the supervisor while QEMU loads it (see supervisor.ts).
+  const found = await findSnapshot(dir, key, { checksum: false })
   return {
     setup: { key, dir, restore: found.status === 'valid' },
     discarded: found.status === 'invalid' ? found.reason : undefined,
@@ -54,7 +55,7 @@ const versions = new Map<string, Promise<string>>()
 function qemuVersion(binary: string): Promise<string> {
   let version = versions.get(binary)
   if (!version) {
-    version = execa(binary, ['--version'], { timeout: 10_000 }).then((result) => result.stdout.split('\n')[0]!.trim())
+    version = runCommand(binary, ['--version'], { timeout: 10_000 }).then((result) => result.stdout.split('\n')[0]!.trim())
     versions.set(binary, version)
   }
   return version

@@ -46,16 +46,20 @@ export function statePath(dir: string): string {
 
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer)
   return hash.digest('hex')
 }
 
 export type SnapshotLookup = { status: 'valid' } | { status: 'missing' } | { status: 'invalid'; reason: string }
 
-/** Whether `dir` holds a snapshot that may be restored; an invalid one is deleted. */
-export async function findSnapshot(dir: string, key: string): Promise<SnapshotLookup> {
+/**
+ * Whether `dir` holds a snapshot that may be restored; an invalid one is deleted.
+ * `checksum: false` leaves the state's checksum to `stateChecksumProblem`, for a caller
+ * that checks it while QEMU loads the state (and lets the guest run only if it matches).
+ */
+export async function findSnapshot(dir: string, key: string, options: { checksum?: boolean } = {}): Promise<SnapshotLookup> {
   if (!existsSync(dir)) return { status: 'missing' }
-  const reason = await invalidity(dir, key)
+  const reason = await invalidity(dir, key, options.checksum ?? true)
   if (reason === undefined) {
     // Recently used snapshots are the ones pruning keeps.
     const now = new Date()
@@ -66,7 +70,7 @@ export async function findSnapshot(dir: string, key: string): Promise<SnapshotLo
   return { status: 'invalid', reason }
 }
 
-async function invalidity(dir: string, key: string): Promise<string | undefined> {
+async function invalidity(dir: string, key: string, checksum: boolean): Promise<string | undefined> {
   let manifest: SnapshotManifest
   try {
     manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as SnapshotManifest
@@ -76,6 +80,13 @@ async function invalidity(dir: string, key: string): Promise<string | undefined>
   if (manifest.format !== FORMAT || manifest.key !== key) return 'its manifest belongs to another guest definition'
   const size = await stat(statePath(dir)).then((info) => info.size, () => -1)
   if (size !== manifest.stateBytes) return `its state has ${size < 0 ? 'gone' : `${size} bytes, expected ${manifest.stateBytes}`}`
+  if (checksum) return stateChecksumProblem(dir)
+  return undefined
+}
+
+/** Why the snapshot's state does not match its manifest's checksum, or undefined when it does. */
+export async function stateChecksumProblem(dir: string): Promise<string | undefined> {
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as SnapshotManifest
   if ((await sha256OfFile(statePath(dir))) !== manifest.stateSha256) return 'its state does not match its checksum'
   return undefined
 }

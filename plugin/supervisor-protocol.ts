@@ -40,7 +40,12 @@ export interface SupervisorStart {
   resettable: boolean
 }
 
-export type SupervisorCommand = SupervisorStart | { type: 'stop' } | { type: 'reset' }
+export type SupervisorCommand =
+  | SupervisorStart
+  | { type: 'stop' }
+  | { type: 'reset' }
+  /** The test process checked a restored guest's snapshot (while QEMU loads it): the guest runs only if `problem` is absent. */
+  | { type: 'snapshot-checked'; guest: string; problem?: string }
 
 export type SupervisorEvent =
   | { type: 'progress'; guest: string; stage: Stage; elapsedMs: number }

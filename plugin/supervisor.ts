@@ -69,6 +69,8 @@ async function start(command: SupervisorStart): Promise<void> {
       const guest = await bootGuest(boot, {
         onStage,
         restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
+        // The test process checks the state's checksum while QEMU loads it; the guest runs only if it matches.
+        restoreCheck: snapshot?.restore ? () => snapshotChecked(guestPlan.name) : undefined,
         onRestoreFailed: (reason) => {
           emit({ type: 'notice', message: `${guestPlan.name}: its snapshot could not be restored, so it boots cold and a new snapshot replaces it (${reason})` })
           rmSync(snapshot!.dir, { recursive: true, force: true })
@@ -109,6 +111,25 @@ async function start(command: SupervisorStart): Promise<void> {
 
 const sshFailureTold = new Set<string>()
 
+// Verdicts on restored guests' snapshots, as the test process sends them.
+const snapshotVerdicts = new Map<string, { promise: Promise<void>; settle: (problem?: string) => void }>()
+function verdictFor(guest: string) {
+  let verdict = snapshotVerdicts.get(guest)
+  if (!verdict) {
+    let settle!: (problem?: string) => void
+    const promise = new Promise<void>((resolve, reject) => {
+      settle = (problem) => (problem ? reject(new Error(`the snapshot is damaged: ${problem}`)) : resolve())
+    })
+    promise.catch(() => {})
+    verdict = { promise, settle }
+    snapshotVerdicts.set(guest, verdict)
+  }
+  return verdict
+}
+function snapshotChecked(guest: string): Promise<void> {
+  return verdictFor(guest).promise
+}
+
 interface GuestBoot {
   plan: GuestPlan
   files: GuestFiles
@@ -121,6 +142,7 @@ interface BootOptions {
   onStage?: (stage: Stage, elapsedMs: number) => void
   /** A saved state to restore; should that fail, the guest boots cold after all. */
   restoreFrom?: string
+  restoreCheck?: () => Promise<void>
   onRestoreFailed?: (reason: string) => void
   /** After a cold boot, once the guest is ready (saving a snapshot). */
   afterColdBoot?: (guest: GuestProcess) => Promise<void>
@@ -141,8 +163,10 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
     const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom })
     guests.set(plan.name, restored)
     restored.start()
+    const beforeResume = options.restoreCheck?.()
+    beforeResume?.catch(() => {})
     try {
-      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage })
+      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage, beforeResume })
       return restored
     } catch (error) {
       if (stopping) throw error
@@ -246,6 +270,7 @@ async function stop(): Promise<void> {
 readJsonLines<SupervisorCommand>(process.stdin, (command) => {
   if (command.type === 'start') start(command).catch((error: Error) => emit({ type: 'failed', message: error.message }))
   else if (command.type === 'stop') void stop()
+  else if (command.type === 'snapshot-checked') verdictFor(command.guest).settle(command.problem)
   else if (command.type === 'reset') {
     const done = resetAll(false)
     emit({ type: 'reset-started' })

@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
+import { execa } from './lazy-execa.js'
 import { info } from '../log.js'
 
 // Debian packages of any architecture, fetched with apt through a private state
@@ -80,3 +80,4 @@ export class PrivateApt {
     }
   }
 }
+

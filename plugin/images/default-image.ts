@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
-import { execa } from 'execa'
+import { execa } from './lazy-execa.js'
 import { archProfiles } from '../arch.js'
 import type { Arch } from '../config.js'
 import { cacheDir } from '../cache-dir.js'
@@ -224,3 +224,4 @@ async function treeToCpioEntries(root: string): Promise<CpioEntry[]> {
   await visit(root)
   return entries
 }
+
