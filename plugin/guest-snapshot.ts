@@ -50,8 +50,10 @@ async function migrationDone(qmp: QmpClient, deadline: number, what: string): Pr
 
 /**
  * A guest that was paused or restored has a clock from the past and the entropy pool
- * of every other copy of the same snapshot: set the clock to the host's and stir in
- * fresh randomness, so each restored guest is its own.
+ * of every other copy of the same snapshot: set the clock to the host's and stir fresh
+ * randomness into the pool. The kernel's generator takes it up at its next reseed (a
+ * few seconds on a freshly booted kernel); a kernel with the VM generation ID driver
+ * would reseed at once, Debian's cloud kernels have none.
  */
 export async function bringToPresent(console: SerialConsole, timeoutMs: number): Promise<void> {
   const entropy = randomBytes(64).toString('hex')

@@ -63,7 +63,9 @@ describe('snapshots', () => {
           expect((await snapA.ssh.exec('echo over-ssh')).stdout).toBe('over-ssh\n')
           await expect(snapA).toReach(snapB)
           await expect(snapB).toReach(snapA)
-          randomness.push(await snapA.succeed('head -c 16 /dev/urandom | od -An -tx1'))
+          // The host's entropy goes into the kernel's input pool; its generator takes it up at
+          // its next reseed, which a booting kernel does every few seconds (uptime / 2).
+          randomness.push(await snapA.succeed('sleep 5; head -c 16 /dev/urandom | od -An -tx1'))
         } finally {
           lab.close()
         }
