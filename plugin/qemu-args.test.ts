@@ -94,3 +94,16 @@ test('default-image guests get 128 MiB, guests with their own kernel 256 MiB, un
   }
   expect([memoryOf(0), memoryOf(1), memoryOf(2)]).toEqual(['128', '256', '512'])
 })
+
+test("default-image guests get the host's entropy (virtio-rng); a kernel of one's own gets only what it asks for", () => {
+  const plan = planLab(
+    { bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' }, own: { bridge: 'br0', ip: '10.0.0.3', kernel: 'k' } } },
+    { root: '/p', fileExists: () => true },
+  )
+  const devices = (index: number) => {
+    const args = qemuCommand(plan.guests[index]!, { ...launch, initrd: '/i' }).args
+    return args.flatMap((arg, at) => (arg === '-device' ? [args[at + 1]!] : []))
+  }
+  expect(devices(0)).toContain('virtio-rng-pci')
+  expect(devices(1)).not.toContain('virtio-rng-pci')
+})

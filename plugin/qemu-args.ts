@@ -74,6 +74,10 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
     )
     args.push('-device', `virtio-net-pci,netdev=net${index},mac=${nic.mac},romfile=`)
   })
+  // The host's entropy for the guest's kernel: without it (TCG has no RDRAND) the kernel's
+  // random generator is not ready until something waits for it, and the first SSH
+  // connection then waited, seconds or, on a busy host, a minute.
+  if (guest.defaultImage) args.push('-device', 'virtio-rng-pci')
   args.push(...guest.qemuArgs)
   if (launch.incoming) args.push('-incoming', `exec:cat '${launch.incoming.replace(/'/g, `'\\''`)}'`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }

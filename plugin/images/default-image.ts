@@ -29,7 +29,7 @@ interface Recipe {
 // Modules the guest loads at boot (those a kernel has built in are skipped): virtio for
 // the NIC and the disk, ext4 and the crc32c it asks for at mount time (not a dependency
 // modules.dep knows of) for the root disk form, netem for fault injection.
-const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'crc32c_generic', 'ext4', 'sch_netem']
+const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng', 'crc32c_generic', 'ext4', 'sch_netem']
 // busybox for the shell and tools, dropbear for SSH, iproute2's tc because busybox's knows no netem.
 const packages = ['busybox-static', 'dropbear-bin', 'iproute2']
 const programs = ['bin/busybox', 'usr/sbin/dropbear', 'usr/bin/dropbearkey', 'sbin/tc']
@@ -53,7 +53,7 @@ export function noDefaultImageReason(arch: Arch): string {
   return `${arch}: there is no default image; give the guest a kernel (and initrd or rootfs)`
 }
 
-const RECIPE_VERSION = 1
+const RECIPE_VERSION = 2
 
 export interface DefaultImage {
   arch: Arch
