@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { openForward } from './forward-client.js'
 import { constants } from 'node:os'
 import ssh2, { type ClientChannel } from 'ssh2'
 import type { AttachArgs } from './cli-args.js'
@@ -61,23 +61,19 @@ export async function sshToGuest(args: AttachArgs): Promise<number> {
 
 async function connectSsh(guest: GuestDescriptor, ssh: Exclude<GuestDescriptor['ssh'], false>): Promise<ssh2.Client> {
   const privateKey = ssh.privateKeyPath ? await readFile(ssh.privateKeyPath, 'utf8') : undefined
+  const sock = await openForward(guest.forwardSocket, ssh.port)
   return new Promise((resolve, reject) => {
-    const sock = connect(guest.forwardSocket)
-    sock.once('error', (error) => reject(new Error(`cannot open the lab's forwarding socket ${guest.forwardSocket}: ${error.message}`)))
-    sock.once('connect', () => {
-      sock.write(`${ssh.port}\n`)
-      const client = new ssh2.Client()
-      client.once('ready', () => resolve(client))
-      client.once('error', reject)
-      client.connect({
-        sock,
-        username: ssh.user,
-        password: ssh.password,
-        privateKey,
-        // The guest's host key is made at each boot; the lab's own socket is what identifies the guest.
-        hostVerifier: () => true,
-        readyTimeout: 20_000,
-      })
+    const client = new ssh2.Client()
+    client.once('ready', () => resolve(client))
+    client.once('error', reject)
+    client.connect({
+      sock,
+      username: ssh.user,
+      password: ssh.password,
+      privateKey,
+      // The guest's host key is made at each boot; the lab's own socket is what identifies the guest.
+      hostVerifier: () => true,
+      readyTimeout: 20_000,
     })
   })
 }
