@@ -2,15 +2,11 @@
 // round trip of a trivial command over the serial console and over SSH, and each
 // guest's boot-to-ready time per stage.   npm run bench:channels [-- --rounds 50]
 import { attachLab, startLab } from '../dist/plugin/index.js'
+import { median } from './median.mjs'
 
 const roundsAt = process.argv.indexOf('--rounds')
 const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 50
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 
 async function timeRounds(run) {
   await run() // warm-up: opens the connection

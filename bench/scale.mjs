@@ -8,6 +8,7 @@ import { readFileSync, readlinkSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attachLab, ensureDefaultImage, startLab } from '../dist/plugin/index.js'
+import { median } from './median.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const scaleAt = process.argv.indexOf('--scale')
@@ -21,11 +22,6 @@ const PING_WAIT_S = 2
 
 await ensureDefaultImage('x86_64')
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 const mib = (kib) => kib / 1024
 
 function statusKib(pid, field) {

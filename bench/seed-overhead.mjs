@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureDefaultImage } from '../dist/plugin/index.js'
+import { median } from './median.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const roundsAt = process.argv.indexOf('--rounds')
@@ -22,11 +23,6 @@ function timed(command, args, env = {}) {
   return { ms, output: `${result.stdout}\n${result.stderr}` }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
 
 const baseline = []
 const plugin = []

@@ -8,6 +8,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stripVTControlCharacters } from 'node:util'
+import { median } from './median.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const rerunsAt = process.argv.indexOf('--reruns')
@@ -49,9 +50,8 @@ try {
   await new Promise((resolve) => child.once('exit', resolve))
 }
 
-const sorted = [...samples].sort((a, b) => a - b)
-const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2
+const rerunMedian = median(samples)
 const resets = [...output.matchAll(/guests reset for the rerun in ([\d.]+) s/g)].map((match) => Number(match[1]) * 1000)
-console.log(`\nwatch mode, seed spec rerun after a touch: median ${(median / 1000).toFixed(2)} s of ${reruns} (guest reset alone: median ${(resets.sort((a, b) => a - b)[Math.floor(resets.length / 2)] / 1000).toFixed(2)} s)`)
+console.log(`\nwatch mode, seed spec rerun after a touch: median ${(rerunMedian / 1000).toFixed(2)} s of ${reruns} (guest reset alone: median ${(median(resets) / 1000).toFixed(2)} s)`)
 mkdirSync(join(root, 'bench', 'results'), { recursive: true })
-writeFileSync(join(root, 'bench', 'results', 'watch-rerun.json'), `${JSON.stringify({ date: new Date().toISOString(), reruns, medianMs: median, samplesMs: samples, resetMs: resets }, null, 2)}\n`)
+writeFileSync(join(root, 'bench', 'results', 'watch-rerun.json'), `${JSON.stringify({ date: new Date().toISOString(), reruns, medianMs: rerunMedian, samplesMs: samples, resetMs: resets }, null, 2)}\n`)
