@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LabConfig } from './config.js'
 import { planLab } from './lab-plan.js'
+import { RUN_LOGS_ROOT } from './run-logs.js'
 import { CONFIG_KEY, type ProvidedConfig } from './vitest-keys.js'
 
 // The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
@@ -14,7 +15,10 @@ export interface QemuLabPlugin {
   name: string
   /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
   api: { labConfig: LabConfig }
-  config(config: { root?: string }): { test: { globalSetup: string[]; provide: Record<string, ProvidedConfig>; fileParallelism?: boolean } }
+  config(config: { root?: string }): {
+    test: { globalSetup: string[]; provide: Record<string, ProvidedConfig>; fileParallelism?: boolean }
+    server: { watch: { ignored: string[] } }
+  }
 }
 
 export function qemuLab(config: LabConfig): QemuLabPlugin {
@@ -25,8 +29,10 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
       const test = { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } } }
+      // In watch mode, the run folders' logs, sockets and saved states are no changes to rerun for.
+      const server = { watch: { ignored: [`**/${RUN_LOGS_ROOT}/**`] } }
       // Files that each reset the shared guests cannot run at the same time.
-      return { test: config.isolation === 'per-file' ? { ...test, fileParallelism: false } : test }
+      return { test: config.isolation === 'per-file' ? { ...test, fileParallelism: false } : test, server }
     },
   }
 }
