@@ -1,10 +1,13 @@
 // npm run bench:scale [-- --scale 1,2,4,8,16]: how the lab scales with the number of
 // guests. For each N, N default x86_64 guests on one bridge are started with the engine
 // (startLab); every guest then pings every other one (one serial command per guest, all
-// guests at once); time to green is startLab's start until that mesh is verified. Just
-// before stop, the peak resident memory (VmHWM) of each QEMU process is read. Prints a
-// table; writes bench/results/scale.json and scale.svg.
-import { readFileSync, readlinkSync, mkdirSync, writeFileSync } from 'node:fs'
+// guests at once); time to green is startLab's start until that mesh is verified. Memory
+// per guest, two ways: each QEMU's peak resident memory (VmHWM, read just before stop),
+// which counts in full the pages all QEMUs share (QEMU's binary and libraries, the
+// kernel image), and its peak proportional share (PSS from /proc/PID/smaps_rollup,
+// sampled every 200 ms from boot to stop), which splits shared pages among their users:
+// what one more guest costs the host. Prints a table; writes bench/results/scale.json and scale.svg.
+import { readdirSync, readFileSync, readlinkSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attachLab, ensureDefaultImage, startLab } from '../dist/plugin/index.js'
@@ -43,9 +46,48 @@ function meshCommand(others) {
   return `failed=; for ip in ${others.join(' ')}; do ping -c 1 -W ${PING_WAIT_S} $ip >/dev/null 2>&1 || failed="$failed $ip"; done; echo "unreached:$failed"`
 }
 
+// The bench's QEMU processes: their kernel command line names the bench's subnet.
+function benchQemuPids() {
+  const pids = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1')
+      if (cmdline.startsWith('qemu-system-') && cmdline.includes('ip=10.66.0.')) pids.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids
+}
+
+/** Samples each bench QEMU's PSS until stopped; returns the peak per pid (KiB). */
+function samplePss() {
+  const peaks = new Map()
+  const sample = () => {
+    for (const pid of benchQemuPids()) {
+      try {
+        const pss = Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1])
+        peaks.set(pid, Math.max(peaks.get(pid) ?? 0, pss))
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  const timer = setInterval(sample, 200)
+  return {
+    stop() {
+      clearInterval(timer)
+      sample()
+      return peaks
+    },
+  }
+}
+
 let running
 async function measure(n) {
   const availableBefore = memAvailableKib()
+  const pss = samplePss()
   const started = performance.now()
   running = await startLab(labConfig(n), { root, signal: AbortSignal.timeout(START_TIMEOUT_MS) })
   const labReadyMs = performance.now() - started
@@ -69,16 +111,20 @@ async function measure(n) {
     const greenMs = performance.now() - started
     const meshMs = performance.now() - meshStarted
 
+    const pssPeaks = pss.stop()
     const perGuest = guests.map((guest) => {
       // The descriptor's pid is that of setpriv, which execs QEMU: check that it is QEMU now.
       const exe = readlinkSync(`/proc/${guest.qemuPid}/exe`)
       if (!/qemu-system-/.test(exe)) throw new Error(`${guest.name}: pid ${guest.qemuPid} runs ${exe}, not QEMU`)
       // VmRSS splits into anonymous memory (guest RAM, TCG's cache) and file-backed pages (QEMU's binary and libraries, the initrd), which guests share.
       const kib = Object.fromEntries(['VmHWM', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem'].map((field) => [field, statusKib(guest.qemuPid, field)]))
-      return { name: guest.name, pid: guest.qemuPid, exe, vmHwmKib: kib.VmHWM, vmRssKib: kib.VmRSS, rssAnonKib: kib.RssAnon, rssFileKib: kib.RssFile, rssShmemKib: kib.RssShmem, sshReadyMs: guest.bootStages.ssh }
+      const pssPeakKib = pssPeaks.get(guest.qemuPid)
+      if (!pssPeakKib) throw new Error(`${guest.name}: its QEMU (pid ${guest.qemuPid}) was never sampled`)
+      return { name: guest.name, pid: guest.qemuPid, exe, pssPeakKib, vmHwmKib: kib.VmHWM, vmRssKib: kib.VmRSS, rssAnonKib: kib.RssAnon, rssFileKib: kib.RssFile, rssShmemKib: kib.RssShmem, sshReadyMs: guest.bootStages.ssh }
     })
     const availableDropKib = availableBefore - memAvailableKib()
     const peaks = perGuest.map((guest) => mib(guest.vmHwmKib))
+    const pssPeaksMib = perGuest.map((guest) => mib(guest.pssPeakKib))
     return {
       n,
       green: failures.length === 0,
@@ -87,10 +133,12 @@ async function measure(n) {
       meshMs: Math.round(meshMs),
       failures,
       peakMibPerGuest: { max: Math.max(...peaks), median: median(peaks) },
+      peakPssMibPerGuest: { max: Math.max(...pssPeaksMib), median: median(pssPeaksMib) },
       hostAvailableDropMib: mib(availableDropKib),
       guests: perGuest,
     }
   } finally {
+    pss.stop()
     lab.close()
     await running.stop()
     running = undefined
@@ -110,13 +158,13 @@ for (const n of sizes) {
   const result = await measure(n)
   results.push(result)
   const failed = result.failures.map((failure) => `${failure.from}->${failure.to}`).join(', ')
-  console.log(`${n} guests: ${result.green ? 'mesh verified' : `mesh FAILED (${failed})`} after ${(result.timeToGreenMs / 1000).toFixed(1)} s; peak ${result.peakMibPerGuest.max.toFixed(0)} MiB/guest`)
+  console.log(`${n} guests: ${result.green ? 'mesh verified' : `mesh FAILED (${failed})`} after ${(result.timeToGreenMs / 1000).toFixed(1)} s; per guest peak RSS ${result.peakMibPerGuest.max.toFixed(0)} MiB, peak PSS ${result.peakPssMibPerGuest.max.toFixed(0)} MiB`)
 }
 
 const fixed = (value, digits = 1) => value.toFixed(digits)
 const rows = [
-  ['N', 'green', 'time to green s', 'lab ready s', 'mesh s', 'peak MiB/guest max', 'median', 'host MemAvailable drop MiB'],
-  ...results.map((r) => [r.n, r.green ? 'yes' : `no (${r.failures.length} unreached)`, fixed(r.timeToGreenMs / 1000), fixed(r.labReadyMs / 1000), fixed(r.meshMs / 1000), fixed(r.peakMibPerGuest.max, 0), fixed(r.peakMibPerGuest.median, 0), fixed(r.hostAvailableDropMib, 0)]),
+  ['N', 'green', 'time to green s', 'lab ready s', 'mesh s', 'peak PSS MiB/guest max', 'median', 'peak RSS MiB/guest max', 'median', 'host MemAvailable drop MiB'],
+  ...results.map((r) => [r.n, r.green ? 'yes' : `no (${r.failures.length} unreached)`, fixed(r.timeToGreenMs / 1000), fixed(r.labReadyMs / 1000), fixed(r.meshMs / 1000), fixed(r.peakPssMibPerGuest.max, 0), fixed(r.peakPssMibPerGuest.median, 0), fixed(r.peakMibPerGuest.max, 0), fixed(r.peakMibPerGuest.median, 0), fixed(r.hostAvailableDropMib, 0)]),
 ]
 const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)))
 console.log('\nscale: N default x86_64 guests on one bridge, full-mesh ping, TCG')
@@ -130,8 +178,8 @@ writeFileSync(join(out, 'scale.json'), `${JSON.stringify({ date: new Date().toIS
 writeFileSync(join(out, 'scale.svg'), chart(results))
 console.log(`\nwrote ${join('bench', 'results', 'scale.json')} and .svg`)
 
-// Two panels over N: time to green (s), and peak MiB per guest (max as points with values,
-// median as a dashed line), with the 160 MiB goal.
+// Two panels over N: time to green (s), and peak MiB per guest (PSS max as points with
+// values, RSS max dashed), with the 160 MiB goal.
 function chart(results) {
   const width = 330
   const height = 220
@@ -163,9 +211,9 @@ function chart(results) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * width + 20}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 ${panel(0, 'time to green (s): start to mesh verified', [{ label: 'seconds', color: '#4a7', values: results.map((r) => r.timeToGreenMs / 1000) }], 's')}
-${panel(width + 20, 'peak memory per guest (VmHWM, MiB)', [
-  { label: 'max', color: '#c63', values: results.map((r) => r.peakMibPerGuest.max) },
-  { label: 'median', color: '#36c', values: results.map((r) => r.peakMibPerGuest.median) },
+${panel(width + 20, 'peak memory per guest (MiB)', [
+  { label: 'PSS max', color: '#c63', values: results.map((r) => r.peakPssMibPerGuest.max) },
+  { label: 'RSS max', color: '#36c', values: results.map((r) => r.peakMibPerGuest.max) },
 ], 'MiB', 160)}
 </svg>
 `

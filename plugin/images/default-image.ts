@@ -13,6 +13,7 @@ import { etcFiles, initStage1, initStage2 } from './guest-init.js'
 import { withLock } from './lock.js'
 import { elfLinking } from './elf-needed.js'
 import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js'
+import { pvhKernelOf } from './pvh-kernel.js'
 
 // The embedded default guest: a Debian kernel, busybox and dropbear, assembled into an
 // initramfs (and the same tree as an ext4 disk for the seed's root=/dev/vda form).
@@ -24,6 +25,8 @@ interface Recipe {
   /** Programs copied from the packages (with the libraries they need, found by reading their ELF headers). */
   programs: string[]
   modules: string[]
+  /** x86: also keep the kernel uncompressed, for QEMU's faster PVH boot (when the kernel allows it). */
+  pvh?: boolean
 }
 
 // Modules the guest loads at boot (those a kernel has built in are skipped): virtio for
@@ -35,7 +38,7 @@ const packages = ['busybox-static', 'dropbear-bin', 'iproute2']
 const programs = ['bin/busybox', 'usr/sbin/dropbear', 'usr/bin/dropbearkey', 'sbin/tc']
 
 const recipes: Partial<Record<Arch, Recipe>> = {
-  x86_64: { kernelPackage: 'linux-image-cloud-amd64', packages, programs, modules },
+  x86_64: { kernelPackage: 'linux-image-cloud-amd64', packages, programs, modules, pvh: true },
   i386: { kernelPackage: 'linux-image-686', packages, programs, modules },
   aarch64: { kernelPackage: 'linux-image-cloud-arm64', packages, programs, modules },
   arm: { kernelPackage: 'linux-image-armmp', packages, programs, modules },
@@ -58,6 +61,7 @@ const RECIPE_VERSION = 2
 export interface DefaultImage {
   arch: Arch
   dir: string
+  /** What QEMU boots: `vmlinux` (the uncompressed kernel, booted through PVH) where there is one, else `vmlinuz`. */
   kernel: string
   /** The initramfs (uncompressed newc cpio); a guest's own files are appended per run. */
   initrd: string
@@ -75,7 +79,9 @@ export function defaultImageKey(arch: Arch): string {
 
 export function defaultImagePaths(arch: Arch, cache = cacheDir()): DefaultImage {
   const dir = join(cache, 'images', `${arch}-${defaultImageKey(arch)}`)
-  return { arch, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.cpio'), rootfs: join(dir, 'rootfs.ext4') }
+  const pvhKernel = join(dir, 'vmlinux')
+  const kernel = existsSync(pvhKernel) ? pvhKernel : join(dir, 'vmlinuz')
+  return { arch, dir, kernel, initrd: join(dir, 'initrd.cpio'), rootfs: join(dir, 'rootfs.ext4') }
 }
 
 export function hasDefaultImage(arch: Arch): boolean {
@@ -152,6 +158,11 @@ async function build(arch: Arch, recipe: Recipe, work: string, cache: string): P
   await chmod(join(tree, 'root'), 0o700)
 
   await cp(join(extracted, 'boot', vmlinuz), join(out, 'vmlinuz'))
+  if (recipe.pvh) {
+    const elf = pvhKernelOf(await readFile(join(out, 'vmlinuz')))
+    if (elf) await writeFile(join(out, 'vmlinux'), elf)
+    else info(`  ${kernelPackage}'s kernel cannot be booted through PVH (not LZ4, or no PVH entry): guests boot it through the firmware`)
+  }
   const entries = await treeToCpioEntries(tree)
   entries.push({ type: 'chardev', path: 'dev/console', major: 5, minor: 1 }, { type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 })
   await writeFile(join(out, 'initrd.cpio'), writeCpio(entries))
