@@ -10,7 +10,6 @@ import { debug } from './log.js'
 import { qemuCommand } from './qemu-args.js'
 import { QmpClient } from './qmp-client.js'
 import { SerialConsole } from './serial-console.js'
-import { SshSession } from './ssh-session.js'
 import type { GuestFiles, Stage } from './supervisor-protocol.js'
 import type { QemuLaunch } from './qemu-args.js'
 
@@ -162,6 +161,8 @@ export class GuestProcess {
         const key = this.plan.defaultImage ? privateKey : ssh.privateKey && (await readFile(ssh.privateKey, 'utf8'))
         const sshStage = () =>
           within(timeouts.ssh, async (deadline) => {
+            // ssh2 loads when first needed, not before the guests start.
+            const { SshSession } = await import('./ssh-session.js')
             const session = await SshSession.connect(
               this.plan.name,
               () => openTcp(nic.ip, ssh.port ?? 22),

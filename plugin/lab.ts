@@ -4,7 +4,6 @@ import { appendFile, copyFile, mkdir, open, readdir, readFile, rename, rm, stat,
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import ssh2 from 'ssh2'
 import { archProfiles } from './arch.js'
 import { cacheDir } from './cache-dir.js'
 import type { LabConfig } from './config.js'
@@ -19,6 +18,7 @@ import { debug, info, seconds } from './log.js'
 import type { QemuLaunch } from './qemu-args.js'
 import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
+import { newEd25519KeyPair } from './ssh-key-pair.js'
 import { fileHash, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { stateChecksumProblem } from './snapshot-store.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
@@ -85,7 +85,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     const snapshots = snapshotsEnabled(plan.snapshots)
     // The key pair default images trust: for this run only, or, with snapshots (whose
     // guests keep the key they were saved with), the cache's own. Private key 0600.
-    const keys = snapshots ? await cachedKeyPair(cache) : ssh2.utils.generateKeyPairSync('ed25519')
+    const keys = snapshots ? await cachedKeyPair(cache) : newEd25519KeyPair()
     const privateKeyPath = join(runDir, 'id_ed25519')
     await writeFile(privateKeyPath, keys.private, { mode: 0o600 })
 
@@ -315,7 +315,7 @@ async function cachedKeyPair(cache: string): Promise<{ private: string; public: 
   const path = join(cache, 'ssh', 'ed25519-key-pair.json')
   if (!existsSync(path)) {
     await mkdir(join(cache, 'ssh'), { recursive: true, mode: 0o700 })
-    const keys = ssh2.utils.generateKeyPairSync('ed25519')
+    const keys = newEd25519KeyPair()
     // One file, written aside and renamed: a concurrent run reads one whole pair or none.
     const draft = `${path}.${process.pid}.tmp`
     await writeFile(draft, JSON.stringify({ private: keys.private, public: keys.public }), { mode: 0o600 })

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 
-// Runs a command and collects its output: for the supervisor and the lab's start, which
-// run a few short commands (ip, nft, iptables) and should not pay execa's load time.
+// Runs a command and collects its output: for the supervisor, the lab's start and the
+// fixtures, which run a few short commands (ip, nft, iptables, tshark) and should not pay
+// execa's load time.
 
 export interface CommandResult {
   stdout: string
@@ -9,9 +10,9 @@ export interface CommandResult {
   exitCode: number
 }
 
-export function runCommand(file: string, args: string[], options: { input?: string; reject?: boolean; timeout?: number } = {}): Promise<CommandResult> {
+export function runCommand(file: string, args: string[], options: { input?: string; reject?: boolean; timeout?: number; env?: Record<string, string> } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeout })
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeout, env: options.env && { ...process.env, ...options.env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import { type ExecResult, type SshCredentials, SshSession } from './ssh-session.js'
+import type { ExecResult, SshCredentials, SshSession } from './ssh-session.js'
 
 // Several SSH connections to one guest, each running one command at a time: concurrent
 // commands get a connection of their own (up to a limit), later ones wait for a free one.
@@ -28,7 +28,9 @@ export class SshPool {
         this.opened++
         this.connecting = true
         try {
-          return await SshSession.connect(this.guest, this.openStream, await this.credentials(), Date.now() + CONNECT_TIMEOUT_MS)
+          // Loaded on first use: a test that never uses SSH never pays ssh2's load time.
+          const { SshSession: Session } = await import('./ssh-session.js')
+          return await Session.connect(this.guest, this.openStream, await this.credentials(), Date.now() + CONNECT_TIMEOUT_MS)
         } catch (error) {
           this.opened--
           throw error
