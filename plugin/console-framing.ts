@@ -55,7 +55,8 @@ export function frameCommand(command: string, encoding: FrameEncoding = 'base64'
   const err = `/tmp/.vq-${id}.e`
   const script = `/tmp/.vq-${id}.c`
   const { upload, run } = commandLines(command, script)
-  const show = (file: string) => (encoding === 'base64' ? `base64 ${file}` : `cat ${file}; printf '\\n'`)
+  // base64 of an empty file prints nothing: `[` is a shell builtin, base64 another program to start.
+  const show = (file: string) => (encoding === 'base64' ? `[ ! -s ${file} ] || base64 ${file}` : `cat ${file}; printf '\\n'`)
   const line =
     upload +
     `printf '%s\\n' ${typed(begin)}; ( ${run}\n) </dev/null >${out} 2>${err}; vq_rc=$?; ` +
