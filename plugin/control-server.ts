@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs'
-import { connect, createServer, type Server } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { runCommand } from './run-command.js'
 import type { ControlRequest, ControlResponse } from './control-protocol.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
@@ -121,10 +121,19 @@ function probeTcp(host: string, port: number, timeout: number): Promise<boolean>
 }
 
 /** @param portReady resolves once a port may be connected to (SSH still coming up); rejects if it never will. */
-export function serveForwarding(path: string, host: string, labReset?: Pick<LabReset, 'used' | 'settled'>, portReady: (port: number) => Promise<void> = async () => {}): Server {
+export function serveForwarding(
+  path: string,
+  host: string,
+  labReset?: Pick<LabReset, 'used' | 'settled'>,
+  portReady: (port: number) => Promise<void> = async () => {},
+  /** Filled with the open connections, so that a reset of the guest can end them. */
+  connections = new Set<Socket>(),
+): Server {
   rmSync(path, { force: true })
   const server = createServer((client) => {
     labReset?.used()
+    connections.add(client)
+    client.on('close', () => connections.delete(client))
     client.on('error', () => {})
     let header = ''
     const onData = (chunk: Buffer) => {

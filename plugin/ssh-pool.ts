@@ -22,7 +22,13 @@ export class SshPool {
   private async acquire(): Promise<SshSession> {
     for (;;) {
       const idle = this.idle.pop()
-      if (idle) return idle
+      if (idle?.connected) return idle
+      // Closed while idle (the guest was reset, or stopped): a new connection replaces it.
+      if (idle) {
+        idle.close()
+        this.opened--
+        continue
+      }
       // One handshake at a time: SSH servers refuse many unauthenticated connections from one address.
       if (this.opened < MAX_CONNECTIONS && !this.connecting) {
         this.opened++

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { openBridgeForwarding } from './docker-trap.js'
-import type { Server } from 'node:net'
+import type { Server, Socket } from 'node:net'
 import { createLabNetwork, networkUndo } from './lab-network.js'
 import { writeUndo } from './sweep.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
@@ -91,7 +91,9 @@ async function start(command: SupervisorStart): Promise<void> {
           throw error
         }
       }
-      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset, portReady))
+      const connections = new Set<Socket>()
+      forwarded.set(guestPlan.name, connections)
+      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset, portReady, connections))
       servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
     }),
@@ -110,6 +112,8 @@ async function start(command: SupervisorStart): Promise<void> {
 }
 
 const sshFailureTold = new Set<string>()
+/** Each guest's open forwarded connections (SSH and other ports), ended when it is reset. */
+const forwarded = new Map<string, Set<Socket>>()
 
 // Verdicts on restored guests' snapshots, as the test process sends them.
 const snapshotVerdicts = new Map<string, { promise: Promise<void>; settle: (problem?: string) => void }>()
@@ -244,6 +248,10 @@ function resetAll(ifUsed: boolean): Promise<{ reset: boolean; ms: number }> {
 async function resetGuest(boot: GuestBoot): Promise<void> {
   const name = boot.plan.name
   await guests.get(name)?.terminate()
+  // A new guest process: should its SSH fail too, that is news again. Connections to the
+  // old one end now, so that clients (an SSH pool kept by a worker) see it at once.
+  sshFailureTold.delete(name)
+  for (const connection of forwarded.get(name) ?? []) connection.destroy()
   let failed = false
   const guest = await bootGuest(boot, { restoreFrom: resetPoints.get(name), onRestoreFailed: () => (failed = true) })
   // Without a usable saved state the guest was booted cold: save that for the next reset.

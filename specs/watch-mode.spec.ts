@@ -3,6 +3,7 @@ import { stripVTControlCharacters } from 'node:util'
 import { execa } from 'execa'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { attachLab, startLab } from 'vitest-qemu'
 import { startFixtureRun } from './support/fixture-run.js'
 import { waitUntil } from './support/host-state.js'
 
@@ -54,5 +55,27 @@ describe('watch mode', () => {
     const result = await run.process
     expect(stripVTControlCharacters(result.all)).toMatch(/Tests\s+2 passed/)
     expect(result.exitCode, result.all).toBe(0)
+  })
+
+  // In watch mode Vitest resets the guests from the main process; a worker that lives on
+  // (isolate: false) still holds SSH connections to the guests as they were. Its next
+  // command must reach the reset guest, not fail on a connection to the old one.
+  test('after a reset made elsewhere, an SSH handle kept from before reaches the reset guest', { timeout: 120_000 }, async () => {
+    const started = await startLab(
+      { bridges: { wr0: { subnet: '10.57.0.0/24' } }, guests: { keeper: { bridge: 'wr0', ip: '10.57.0.2' } } },
+      { resettable: true },
+    )
+    const lab = attachLab(started.descriptor)
+    try {
+      const keeper = lab.guest('keeper')
+      await keeper.ssh.exec('echo before > /tmp/mark')
+      expect((await keeper.ssh.exec('cat /tmp/mark')).stdout).toBe('before\n')
+      await started.reset()
+      // The reset guest has no mark: the command ran on it, over a new connection.
+      expect(await keeper.ssh.exec('cat /tmp/mark 2>/dev/null || echo none')).toMatchObject({ stdout: 'none\n', exitCode: 0 })
+    } finally {
+      lab.close()
+      await started.stop()
+    }
   })
 })
