@@ -58,9 +58,16 @@ export class PrivateApt {
     return [...new Set(stdout.split('\n').filter((line) => /^[a-z0-9][a-z0-9+.-]*$/.test(line)))]
   }
 
-  async version(name: string): Promise<string> {
-    const { stdout } = await this.run('apt-cache', ['show', '--no-all-versions', name])
-    return /^Version: (.+)$/m.exec(stdout)?.[1] ?? 'unknown'
+  /** The candidate version of each package, from one apt-cache call (each call reads the whole cache: ~0.7 s). */
+  async versions(names: string[]): Promise<Record<string, string>> {
+    const { stdout } = await this.run('apt-cache', ['show', '--no-all-versions', ...names])
+    const found: Record<string, string> = {}
+    for (const paragraph of stdout.split(/\n\s*\n/)) {
+      const name = /^Package: (.+)$/m.exec(paragraph)?.[1]
+      const version = /^Version: (.+)$/m.exec(paragraph)?.[1]
+      if (name && version && !(name in found)) found[name] = version
+    }
+    return Object.fromEntries(names.map((name) => [name, found[name] ?? 'unknown']))
   }
 
   /** Downloads .deb files into `dir` and unpacks them all into `tree`. */

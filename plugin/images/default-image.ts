@@ -169,8 +169,7 @@ async function build(arch: Arch, recipe: Recipe, work: string, cache: string): P
   await step('made the ext4 root disk', () =>
     execa('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'vitest-qemu', '-E', 'root_owner=0:0', '-d', tree, join(out, 'rootfs.ext4'), '96M']),
   )
-  const versions: Record<string, string> = {}
-  for (const name of unique) versions[name] = await apt.version(name)
+  const versions = await apt.versions(unique)
   await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ arch, key: defaultImageKey(arch), kernelRelease, packages: versions, modules: order, builtAt: new Date().toISOString() }, null, 2)}\n`)
 }
 
