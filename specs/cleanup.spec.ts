@@ -1,4 +1,5 @@
-import { existsSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readlinkSync } from 'node:fs'
+import { stripVTControlCharacters } from 'node:util'
 import { describe, expect, test } from 'vitest'
 import { startLab } from 'vitest-qemu'
 import { startFixtureRun, waitForBooting, waitForTest } from './support/fixture-run.js'
@@ -22,6 +23,18 @@ describe('cleanup', () => {
     await lab.stop()
     expect(await leftovers(footprint)).toEqual([])
     expect(await hostNetworkState()).toBe(before)
+  })
+
+  // Node loads the plugin's global setup once for all projects: each project's teardown
+  // must still stop its own lab, or Vitest waits for the other one and then gives up.
+  test('two projects with a lab each: every lab is stopped by its own project, and Vitest exits at once', async () => {
+    const run = startFixtureRun('two-labs-run')
+    const result = await run.process
+    const output = stripVTControlCharacters(result.all)
+    expect(output).toMatch(/Tests\s+2 passed/)
+    expect(output).not.toMatch(/close timed out|prevents the main process from exiting/)
+    expect(result.exitCode, output).toBe(0)
+    expect(readdirSync(run.runtimeRoot)).toEqual([])
   })
 
   const cases = [
