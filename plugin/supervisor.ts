@@ -247,11 +247,12 @@ function resetAll(ifUsed: boolean): Promise<{ reset: boolean; ms: number }> {
 
 async function resetGuest(boot: GuestBoot): Promise<void> {
   const name = boot.plan.name
-  await guests.get(name)?.terminate()
-  // A new guest process: should its SSH fail too, that is news again. Connections to the
-  // old one end now, so that clients (an SSH pool kept by a worker) see it at once.
-  sshFailureTold.delete(name)
+  // Connections to the old guest process end before anything is awaited, so that clients
+  // (an SSH pool kept by a worker) see it at once; those made from now on wait for the
+  // reset and reach the new one. Should its SSH fail too, that is news again.
   for (const connection of forwarded.get(name) ?? []) connection.destroy()
+  sshFailureTold.delete(name)
+  await guests.get(name)?.terminate()
   let failed = false
   const guest = await bootGuest(boot, { restoreFrom: resetPoints.get(name), onRestoreFailed: () => (failed = true) })
   // Without a usable saved state the guest was booted cold: save that for the next reset.
