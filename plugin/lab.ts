@@ -19,7 +19,8 @@ import type { QemuLaunch } from './qemu-args.js'
 import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { newEd25519KeyPair } from './ssh-key-pair.js'
-import { fileHash, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { fileHash } from './file-hash-memo.js'
+import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { stateChecksumProblem } from './snapshot-store.js'
 import { sweepDeadRuns, writeLedger } from './sweep.js'
 import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
@@ -113,7 +114,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         const overlay = guestOverlay(plan, guest, keys.public)
         await copyFile(image.initrd, initrd)
         await appendFile(initrd, overlay)
-        if (snapshots) initrdIdentity = `${await fileHash(image.initrd)} ${createHash('sha256').update(overlay).digest('hex')}`
+        if (snapshots) initrdIdentity = `${await fileHash(image.initrd, cache)} ${createHash('sha256').update(overlay).digest('hex')}`
         launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
       } else {
         launch = {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { stat } from 'node:fs/promises'
 import { runCommand } from './run-command.js'
 import type { GuestPlan } from './lab-plan.js'
 import { type QemuLaunch, qemuCommand } from './qemu-args.js'
-import { findSnapshot, sha256OfFile, snapshotDir, snapshotKey } from './snapshot-store.js'
+import { fileHash } from './file-hash-memo.js'
+import { findSnapshot, snapshotDir, snapshotKey } from './snapshot-store.js'
 import type { GuestSnapshotSetup } from './supervisor-protocol.js'
 
 // Decides, per guest, whether a run restores a snapshot or saves one: computes the key
@@ -32,10 +32,10 @@ export interface SnapshotLookupResult {
 export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string): Promise<SnapshotLookupResult> {
   const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', incoming: undefined }
   const { binary, args } = qemuCommand(guest, placeholders)
-  const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel) }
+  const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel, cache) }
   if (initrdIdentity) fileHashes.initrd = createHash('sha256').update(initrdIdentity).digest('hex')
-  else if (launch.initrd) fileHashes.initrd = await fileHash(launch.initrd)
-  if (guest.dtb) fileHashes.dtb = await fileHash(guest.dtb)
+  else if (launch.initrd) fileHashes.initrd = await fileHash(launch.initrd, cache)
+  if (guest.dtb) fileHashes.dtb = await fileHash(guest.dtb, cache)
   const key = snapshotKey({
     qemuVersion: await qemuVersion(binary),
     args,
@@ -61,15 +61,3 @@ function qemuVersion(binary: string): Promise<string> {
   return version
 }
 
-// Files are hashed once per process while their size and modification time stay the same.
-const hashes = new Map<string, string>()
-export async function fileHash(path: string): Promise<string> {
-  const info = await stat(path)
-  const id = `${path}:${info.size}:${info.mtimeMs}`
-  let hash = hashes.get(id)
-  if (!hash) {
-    hash = await sha256OfFile(path)
-    hashes.set(id, hash)
-  }
-  return hash
-}

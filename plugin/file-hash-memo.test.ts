@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, expect, test } from 'vitest'
+import { fileHash } from './file-hash-memo.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'vq-hash-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+
+test('a file is hashed, remembered in the cache, and hashed again once it changes', async () => {
+  const file = join(dir, 'kernel')
+  writeFileSync(file, 'first')
+  expect(await fileHash(file, dir)).toBe(sha('first'))
+  expect(JSON.parse(readFileSync(join(dir, 'file-hashes.json'), 'utf8'))[file].sha256).toBe(sha('first'))
+  appendFileSync(file, ' and more')
+  expect(await fileHash(file, dir)).toBe(sha('first and more'))
+  // Replaced by another file of the same size: a new change time (and inode), a new hash.
+  rmSync(file)
+  writeFileSync(file, 'FIRST AND MORE')
+  expect(await fileHash(file, dir)).toBe(sha('FIRST AND MORE'))
+})

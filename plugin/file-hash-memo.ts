@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs'
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { sha256OfFile } from './snapshot-store.js'
+
+// SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB), remembered in
+// the cache across runs while the file's identity stays the same: path, inode, size, and
+// its change time, which every write moves and no tool can set back.
+
+interface Entry {
+  ino: number
+  size: number
+  ctimeMs: number
+  sha256: string
+}
+
+const memos = new Map<string, Record<string, Entry>>()
+
+function memoOf(file: string): Record<string, Entry> {
+  let memo = memos.get(file)
+  if (!memo) {
+    try {
+      memo = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>
+    } catch {
+      memo = {} // none yet, or unreadable: hashed again
+    }
+    memos.set(file, memo)
+  }
+  return memo
+}
+
+/** The file's SHA-256 (hex); `cache` keeps it for later runs. */
+export async function fileHash(path: string, cache: string): Promise<string> {
+  const memoFile = join(cache, 'file-hashes.json')
+  const memo = memoOf(memoFile)
+  const info = await stat(path)
+  const known = memo[path]
+  if (known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs) return known.sha256
+  const sha256 = await sha256OfFile(path)
+  memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, sha256 }
+  // Written aside and renamed: a concurrent run reads one whole memo; the last writer wins.
+  await mkdir(dirname(memoFile), { recursive: true })
+  const draft = `${memoFile}.${process.pid}.tmp`
+  await writeFile(draft, JSON.stringify(memo))
+  await rename(draft, memoFile)
+  return sha256
+}
