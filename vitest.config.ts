@@ -7,7 +7,8 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['plugin/**/*.test.ts', 'fixtures/**/*.test.ts'] },
+        // Pure logic, no guests: one module graph for all files (7 s -> 2.3 s here).
+        test: { name: 'unit', include: ['plugin/**/*.test.ts', 'fixtures/**/*.test.ts'], isolate: false },
       },
       {
         plugins: [
