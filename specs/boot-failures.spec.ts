@@ -1,6 +1,9 @@
+import { readdirSync } from 'node:fs'
+import { stripVTControlCharacters } from 'node:util'
 import { execa } from 'execa'
 import { describe, expect, test } from 'vitest'
 import { defaultImagePaths, startLab } from 'vitest-qemu'
+import { startFixtureRun } from './support/fixture-run.js'
 
 // A guest that cannot boot fails fast and says why: a kernel panic ends the wait at
 // once with the panic line; a guest that never prints fails at its stage's timeout,
@@ -37,5 +40,16 @@ describe('boot failures', () => {
     expect(String(error)).toMatch(/silent: not ready at stage 'console' after [\d.]+ s: no progress within 4000 ms/)
     expect(Date.now() - started).toBeLessThan(15_000)
     expect(await qemuOf('silent')).toBe('none')
+  })
+
+  test('through Vitest, a guest that panics fails the run once, with the panic line, and runs no test', async () => {
+    const run = startFixtureRun('panic-run')
+    const result = await run.process
+    const output = stripVTControlCharacters(result.all)
+    expect(result.exitCode, output).toBe(1)
+    expect(output).toMatch(/the lab did not come up:\s+broken: not ready at stage '(console|shell)' after [\d.]+ s: Kernel panic - not syncing/)
+    expect(output).not.toMatch(/never runs/)
+    expect(readdirSync(run.runtimeRoot)).toEqual([])
+    expect(await qemuOf('broken')).toBe('none')
   })
 })
