@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { sha256OfFile } from './snapshot-store.js'
+import { writeFileAtomically } from './write-atomically.js'
 
 // SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB), remembered in
 // the cache across runs while the file's identity stays the same: path, inode, size, and
@@ -38,10 +39,7 @@ export async function fileHash(path: string, cache: string): Promise<string> {
   if (known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs) return known.sha256
   const sha256 = await sha256OfFile(path)
   memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, sha256 }
-  // Written aside and renamed: a concurrent run reads one whole memo; the last writer wins.
-  await mkdir(dirname(memoFile), { recursive: true })
-  const draft = `${memoFile}.${process.pid}.tmp`
-  await writeFile(draft, JSON.stringify(memo))
-  await rename(draft, memoFile)
+  // A concurrent run reads one whole memo; the last writer wins.
+  await writeFileAtomically(memoFile, JSON.stringify(memo))
   return sha256
 }

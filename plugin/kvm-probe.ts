@@ -1,8 +1,8 @@
 import { constants } from 'node:fs'
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { access, readFile } from 'node:fs/promises'
 import { arch as hostArch } from 'node:os'
 import type { Arch } from './config.js'
+import { writeFileAtomically } from './write-atomically.js'
 
 // KVM is used only when it demonstrably works: /dev/kvm can exist and answer while a
 // guest under it hangs (nested virtualisation). A short boot of the kernel decides.
@@ -37,10 +37,7 @@ export async function chooseAccel(qemuBinary: string, kernel: string, hostArchMa
   const remembered = known[key]
   if (remembered) return { ...remembered, reason: `${remembered.reason}; probed earlier since this boot` }
   const choice = await probeKvm(qemuBinary, kernel)
-  await mkdir(dirname(memo), { recursive: true })
-  const draft = `${memo}.${process.pid}.tmp`
-  await writeFile(draft, JSON.stringify({ [key]: choice }))
-  await rename(draft, memo)
+  await writeFileAtomically(memo, JSON.stringify({ [key]: choice }))
   return choice
 }
 

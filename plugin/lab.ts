@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants, existsSync } from 'node:fs'
-import { appendFile, copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +19,7 @@ import type { QemuLaunch } from './qemu-args.js'
 import { RUN_LOGS, runLogDir } from './run-logs.js'
 import { newRunId, runDirFor } from './runtime-dir.js'
 import { newEd25519KeyPair } from './ssh-key-pair.js'
+import { writeFileAtomically } from './write-atomically.js'
 import { fileHash } from './file-hash-memo.js'
 import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { stateChecksumProblem } from './snapshot-store.js'
@@ -317,10 +318,8 @@ async function cachedKeyPair(cache: string): Promise<{ private: string; public: 
   if (!existsSync(path)) {
     await mkdir(join(cache, 'ssh'), { recursive: true, mode: 0o700 })
     const keys = newEd25519KeyPair()
-    // One file, written aside and renamed: a concurrent run reads one whole pair or none.
-    const draft = `${path}.${process.pid}.tmp`
-    await writeFile(draft, JSON.stringify({ private: keys.private, public: keys.public }), { mode: 0o600 })
-    await rename(draft, path)
+    // One file: a concurrent run reads one whole pair or none.
+    await writeFileAtomically(path, JSON.stringify({ private: keys.private, public: keys.public }), 0o600)
   }
   const pair = JSON.parse(await readFile(path, 'utf8')) as { private: string; public: string }
   return pair

@@ -1,0 +1,13 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+
+/**
+ * Writes a file aside and renames it into place (its folder made if missing): a reader,
+ * in this run or a concurrent one, sees the whole old file or the whole new one.
+ */
+export async function writeFileAtomically(path: string, data: string, mode?: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  const draft = `${path}.${process.pid}.tmp`
+  await writeFile(draft, data, mode === undefined ? undefined : { mode })
+  await rename(draft, path)
+}
