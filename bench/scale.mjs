@@ -22,6 +22,8 @@ if (!sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 200)) throw new Er
 const TIMEOUT_MULTIPLIER = 10
 const START_TIMEOUT_MS = 20 * 60_000
 const PING_WAIT_S = 2
+/** The bench's /24: its guests' addresses, and how its QEMUs are told from others. */
+const NET = '10.66.0'
 
 await ensureDefaultImage('x86_64')
 
@@ -37,8 +39,8 @@ const memAvailableKib = () => Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileS
 
 function labConfig(n) {
   const guests = {}
-  for (let i = 1; i <= n; i++) guests[`g${String(i).padStart(2, '0')}`] = { bridge: 'br0', ip: `10.66.0.${i}` }
-  return { bridges: { br0: { subnet: '10.66.0.0/24' } }, guests, timeoutMultiplier: TIMEOUT_MULTIPLIER }
+  for (let i = 1; i <= n; i++) guests[`g${String(i).padStart(2, '0')}`] = { bridge: 'br0', ip: `${NET}.${i}` }
+  return { bridges: { br0: { subnet: `${NET}.0/24` } }, guests, timeoutMultiplier: TIMEOUT_MULTIPLIER }
 }
 
 // One command per guest: ping each other guest once, print the addresses that did not answer.
@@ -53,7 +55,7 @@ function benchQemuPids() {
     if (!/^\d+$/.test(entry)) continue
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1')
-      if (cmdline.startsWith('qemu-system-') && cmdline.includes('ip=10.66.0.')) pids.push(Number(entry))
+      if (cmdline.startsWith('qemu-system-') && cmdline.includes(`ip=${NET}.`)) pids.push(Number(entry))
     } catch {
       // gone meanwhile
     }
