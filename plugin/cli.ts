@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-import { isArch } from './arch.js'
-import { cacheDir } from './cache-dir.js'
-import { doctorCommand } from './doctor.js'
-import { parseAttachArgs, parseUpArgs, UsageError } from './cli-args.js'
-import { attachConsole } from './cli-console.js'
-import { sshToGuest } from './cli-ssh.js'
-import { up } from './cli-up.js'
-import { graphCommand } from './graph-command.js'
+import { isArch } from './config/arch.js'
+import { cacheDir } from './common/cache-dir.js'
+import { doctorCommand } from './cli/doctor.js'
+import { parseAttachArgs, parseUpArgs, UsageError } from './cli/cli-args.js'
+import { attachConsole } from './cli/console-command.js'
+import { sshToGuest } from './cli/ssh-command.js'
+import { up } from './cli/up-command.js'
+import { graphCommand } from './cli/graph-command.js'
 import { ensureDefaultImage } from './images/default-image.js'
-import { sweepDeadRuns } from './sweep.js'
+import { sweepDeadRuns } from './lab/sweep.js'
 
 // npx vitest-qemu <command>
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { defaultImagePaths } from 'vitest-qemu'
-import { probeKvm } from '../plugin/kvm-probe.js'
+import { probeKvm } from '../plugin/lab/kvm-probe.js'
 import { BRIDGE_CONF, hostNetworkState, keepHostModeState } from './support/host-state.js'
 
 // `npx vitest-qemu doctor`, the built command run as a child process: as root on this

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { attachLab, startLab } from 'vitest-qemu'
-import { acceptRuleArgs } from '../plugin/docker-trap.js'
+import { startLab } from 'vitest-qemu'
+import { attachLab } from 'vitest-qemu/test'
+import { acceptRuleArgs } from '../plugin/supervisor/docker-trap.js'
 import { BRIDGE_CONF, footprintOf, hostNetworkState, keepHostModeState, leftovers } from './support/host-state.js'
 
 // Host mode, the seed's way: a bridge in the host's namespace, guests attached by

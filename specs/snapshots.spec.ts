@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, test } from 'vitest'
-import { attachLab, type LabConfig, type StartedLab, startLab } from 'vitest-qemu'
-import { expect } from 'vitest-qemu/test'
-import { cacheDir } from '../plugin/cache-dir.js'
+import { type LabConfig, type StartedLab, startLab } from 'vitest-qemu'
+import { attachLab, expect } from 'vitest-qemu/test'
+import { cacheDir } from '../plugin/common/cache-dir.js'
 
 // Snapshots: the first run boots its guests and saves them; later runs restore them.
 // A restored guest must not be told apart from a booted one by a test: the present

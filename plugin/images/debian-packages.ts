@@ -2,7 +2,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { execa } from './lazy-execa.js'
-import { info } from '../log.js'
+import { info } from '../common/log.js'
 
 // Debian packages of any architecture, fetched with apt through a private state
 // folder: the host's apt configuration (its sources) is read, never changed.

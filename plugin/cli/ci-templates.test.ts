@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { archProfiles } from '../config/arch.js'
+import { cacheDir } from '../common/cache-dir.js'
+import { defaultImagePaths } from '../images/default-image.js'
+import { RUN_LOGS } from '../common/run-logs.js'
+
+// The CI templates in docs/ci/ name commands, packages and paths of this project: each
+// must be one the code really has, or a copied template fails in a way its reader
+// cannot trace back.
+
+const root = join(import.meta.dirname, '..', '..')
+const templates = {
+  github: readFileSync(join(root, 'docs', 'ci', 'github-actions.yml'), 'utf8'),
+  gitlab: readFileSync(join(root, 'docs', 'ci', 'gitlab-ci.yml'), 'utf8'),
+}
+/** The CLI's own usage text (`--help` prints it on stderr): the commands it dispatches. */
+const usage = spawnSync(process.execPath, [join(root, 'dist', 'plugin', 'cli.js'), '--help'], { encoding: 'utf8' }).stderr
+
+/** Debian packages the project's own set-up installs: real names, known to work together. */
+const setupPackages = /packages=\(([^)]*)\)/.exec(readFileSync(join(root, 'scripts', 'setup.sh'), 'utf8'))![1]!.split(/\s+/).filter(Boolean)
+
+afterEach(() => {
+  vi.unstubAllEnvs()
+})
+
+describe.each(Object.entries(templates))('the %s template', (_name, text) => {
+  test('uses only vitest-qemu commands the CLI has, and builds the default image with one', () => {
+    const commands = [...text.matchAll(/npx vitest-qemu ([a-z]+(?: [a-z]+)?)/g)].map((match) => match[1]!)
+    expect(commands).toContain('image build')
+    for (const command of commands) expect(usage, command).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'))
+  })
+
+  test('installs packages set-up knows, including the QEMU of the default architecture', () => {
+    // The package names: every word after the options, up to the first that is not one (`&&`, a quote).
+    const installed = [...text.matchAll(/apt-get install -y -q --no-install-recommends ((?:[a-z0-9][a-z0-9+.-]+ ?)+)/g)].flatMap((match) => match[1]!.trim().split(' '))
+    expect(installed).toContain(archProfiles.x86_64.debianPackage)
+    for (const name of installed) expect(setupPackages, name).toContain(name)
+  })
+
+  test("keeps the run logs where the code writes them, and the JUnit report it asks Vitest for", () => {
+    expect(RUN_LOGS).toBe('.vitest-qemu/runs')
+    expect(text).toMatch(/^\s+(- )?\.vitest-qemu\/runs\/$/m)
+    const junit = /--outputFile\.junit=(\S+)/.exec(text)?.[1]
+    expect(junit).toBe('reports/junit.xml')
+    expect(text).toMatch(/^\s+(- )?reports\/$/m)
+    expect(text).toContain('--reporter=junit')
+  })
+
+  test('runs the suite sharded: --shard=<index>/<count>', () => {
+    expect(text).toMatch(/npx vitest run --shard=.+\/.+/)
+  })
+})
+
+test('GitHub: caches the folder the images are built in by default, uploads the dot folder, names @vitest/ui for the html reporter', () => {
+  const text = templates.github
+  vi.stubEnv('VITEST_QEMU_CACHE', undefined)
+  vi.stubEnv('XDG_CACHE_HOME', undefined)
+  const cached = /path: (~\/\S+)/.exec(text)?.[1]
+  expect(cached).toBe('~/.cache/vitest-qemu/images')
+  expect(join(cacheDir(), 'images')).toBe(cached!.replace('~', homedir()))
+  expect(defaultImagePaths('x86_64').dir.startsWith(`${join(cacheDir(), 'images')}/`)).toBe(true)
+  // The Debian container builds into the folder it is given through VITEST_QEMU_CACHE.
+  expect(text).toContain('-v "$HOME/.cache/vitest-qemu:/cache" -e VITEST_QEMU_CACHE=/cache')
+  expect(text).toContain('include-hidden-files: true')
+  expect(text).toContain('--reporter=html')
+  expect(text).toContain('@vitest/ui')
+  expect(text).toContain('KERNEL=="kvm", GROUP="kvm", MODE="0666"')
+  expect(text).toContain('--shard=${{ matrix.shard }}/${{ strategy.job-total }}')
+})
+
+test('GitLab: the cache lies where VITEST_QEMU_CACHE points, and the JUnit report feeds artifacts:reports:junit', () => {
+  const text = templates.gitlab
+  expect(text).toContain('VITEST_QEMU_CACHE: $CI_PROJECT_DIR/.cache/vitest-qemu')
+  vi.stubEnv('VITEST_QEMU_CACHE', '/builds/project/.cache/vitest-qemu')
+  expect(defaultImagePaths('x86_64').dir.startsWith('/builds/project/.cache/vitest-qemu/images/')).toBe(true)
+  expect(text).toContain('- .cache/vitest-qemu/images/')
+  expect(/reports:\n\s+junit: (\S+)/.exec(text)?.[1]).toBe(/--outputFile\.junit=(\S+)/.exec(text)?.[1])
+  expect(text).toContain('--shard=${CI_NODE_INDEX:-1}/${CI_NODE_TOTAL:-1}')
+  expect(text).toMatch(/^\s+parallel: \d+$/m)
+})

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { sha256OfFile } from '../common/snapshot-store.js'
+import { writeFileAtomically } from '../common/write-atomically.js'
+
+// SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB), remembered in
+// the cache across runs while the file's identity stays the same: path, inode, size, and
+// its change time, which every write moves and no tool can set back.
+
+interface Entry {
+  ino: number
+  size: number
+  ctimeMs: number
+  sha256: string
+}
+
+const memos = new Map<string, Record<string, Entry>>()
+
+function memoOf(file: string): Record<string, Entry> {
+  let memo = memos.get(file)
+  if (!memo) {
+    try {
+      memo = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>
+    } catch {
+      memo = {} // none yet, or unreadable: hashed again
+    }
+    memos.set(file, memo)
+  }
+  return memo
+}
+
+/** The file's SHA-256 (hex); `cache` keeps it for later runs. */
+export async function fileHash(path: string, cache: string): Promise<string> {
+  const memoFile = join(cache, 'file-hashes.json')
+  const memo = memoOf(memoFile)
+  const info = await stat(path)
+  const known = memo[path]
+  if (known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs) return known.sha256
+  const sha256 = await sha256OfFile(path)
+  memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, sha256 }
+  // A concurrent run reads one whole memo; the last writer wins.
+  await writeFileAtomically(memoFile, JSON.stringify(memo))
+  return sha256
+}

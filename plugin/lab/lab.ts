@@ -1,0 +1,326 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { accessSync, constants, existsSync } from 'node:fs'
+import { appendFile, copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { archProfiles } from '../config/arch.js'
+import { cacheDir } from '../common/cache-dir.js'
+import type { LabConfig } from '../config/config.js'
+import { guestOverlay } from './guest-overlay.js'
+import { checkHostMode } from './host-mode.js'
+import { ensureDefaultImage } from '../images/default-image.js'
+import { chooseAccel, kvmCanRun } from './kvm-probe.js'
+import type { GuestDescriptor, LabDescriptor } from '../protocol/lab-descriptor.js'
+import { type LabPlan, planLab } from '../config/lab-plan.js'
+import { BootProgress } from './boot-progress.js'
+import { debug, info, seconds } from '../common/log.js'
+import type { QemuLaunch } from '../common/qemu-args.js'
+import { RUN_LOGS, runLogDir } from '../common/run-logs.js'
+import { newRunId, runDirFor } from '../common/runtime-dir.js'
+import { newEd25519KeyPair } from './ssh-key-pair.js'
+import { writeFileAtomically } from '../common/write-atomically.js'
+import { fileHash } from './file-hash-memo.js'
+import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { stateChecksumProblem } from '../common/snapshot-store.js'
+import { sweepDeadRuns, writeLedger } from './sweep.js'
+import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
+import type { GuestFiles, SupervisorEvent, SupervisorStart } from '../protocol/supervisor-protocol.js'
+
+// The lab engine, usable without Vitest: validate, prepare images, start the
+// supervisor in a private network namespace, wait until every guest is ready.
+
+export interface StartLabOptions {
+  /** Relative paths in the config resolve against it; run logs go under it. Default: cwd. */
+  root?: string
+  signal?: AbortSignal
+  /** Keep each guest's state after boot so that `reset()` can bring the lab back to it (watch mode). */
+  resettable?: boolean
+}
+
+export interface StartedLab {
+  readonly descriptor: LabDescriptor
+  readonly logDir: string
+  /**
+   * Brings every guest back to its state right after boot (restoring a saved state, or
+   * booting again where there is none); needs `resettable`. Resolves with the milliseconds taken.
+   */
+  reset(): Promise<number>
+  /**
+   * Starts a reset and resolves once it is under way, with its completion: requests of
+   * workers wait until it is done, so a rerun's workers can start meanwhile.
+   */
+  beginReset(): Promise<{ done: Promise<number> }>
+  stop(): Promise<void>
+}
+
+const log = debug('lab')
+const SUPERVISOR = fileURLToPath(new URL('../supervisor/supervisor.js', import.meta.url))
+
+export async function startLab(config: LabConfig, options: StartLabOptions = {}): Promise<StartedLab> {
+  const root = options.root ?? process.cwd()
+  const started = Date.now()
+  const phase = (name: string) => log(`${name} after ${Date.now() - started} ms`)
+  const plan = planLab(config, { root })
+  await checkHostTools(plan)
+  if (plan.network === 'host') await checkHostMode(plan)
+  phase('host checked')
+  const cache = cacheDir(config.cacheDir)
+
+  const runId = newRunId()
+  const runDir = runDirFor(runId)
+  const logDir = runLogDir(root, runId)
+  await mkdir(runDir, { recursive: true, mode: 0o700 })
+  const ledger = { runId, testProcessPid: process.pid, startedAt: new Date().toISOString() }
+  await writeLedger(runDir, ledger)
+  await mkdir(logDir, { recursive: true })
+  await sweepDeadRuns()
+  await pruneOldRuns(join(root, RUN_LOGS), 10)
+  phase('dead runs swept')
+
+  let supervisor: ChildProcess | undefined
+  const cleanupOnFailure = async () => {
+    supervisor?.kill('SIGKILL')
+    await rm(runDir, { recursive: true, force: true })
+  }
+  try {
+    const snapshots = snapshotsEnabled(plan.snapshots)
+    // The key pair default images trust: for this run only, or, with snapshots (whose
+    // guests keep the key they were saved with), the cache's own. Private key 0600.
+    const keys = snapshots ? await cachedKeyPair(cache) : newEd25519KeyPair()
+    const privateKeyPath = join(runDir, 'id_ed25519')
+    await writeFile(privateKeyPath, keys.private, { mode: 0o600 })
+
+    const guestsSetup: SupervisorStart['guests'] = {}
+    const accelByArch = new Map<string, Awaited<ReturnType<typeof chooseAccel>>>()
+    for (const guest of plan.guests) {
+      const dir = join(runDir, guest.name)
+      await mkdir(dir, { recursive: true })
+      const files: GuestFiles = {
+        dir,
+        serialSocket: join(dir, 'serial.sock'),
+        qmpSocket: join(dir, 'qmp.sock'),
+        forwardSocket: join(dir, 'forward.sock'),
+        consoleSocket: join(dir, 'console.sock'),
+        transcript: join(logDir, `${guest.name}.console.log`),
+        qemuLog: join(logDir, `${guest.name}.qemu.log`),
+      }
+      let launch: QemuLaunch
+      /** What the guest's initramfs is made of, for its snapshot key. */
+      let initrdIdentity: string | undefined
+      if (guest.defaultImage) {
+        const image = await ensureDefaultImage(guest.arch, cache)
+        const initrd = join(dir, 'initrd.cpio')
+        // The image's initramfs with the guest's own files appended (the kernel unpacks both).
+        const overlay = guestOverlay(plan, guest, keys.public)
+        await copyFile(image.initrd, initrd)
+        await appendFile(initrd, overlay)
+        if (snapshots) initrdIdentity = `${await fileHash(image.initrd, cache)} ${createHash('sha256').update(overlay).digest('hex')}`
+        launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
+      } else {
+        launch = {
+          accel: 'tcg',
+          network: plan.network,
+          kernel: guest.kernel!,
+          initrd: guest.initrd,
+          rootfs: guest.rootfs ? { path: guest.rootfs, format: await diskFormat(guest.rootfs) } : undefined,
+          serialSocket: files.serialSocket,
+          qmpSocket: files.qmpSocket,
+        }
+      }
+      if (!accelByArch.has(guest.arch)) {
+        const choice = await chooseAccel(archProfiles[guest.arch].qemuBinary, launch.kernel, kvmCanRun(guest.arch), join(cache, 'kvm-probe.json'))
+        accelByArch.set(guest.arch, choice)
+        info(`${guest.arch} guests run under ${choice.accel.toUpperCase()}: ${choice.reason}`)
+      }
+      launch.accel = accelByArch.get(guest.arch)!.accel
+      guestsSetup[guest.name] = { files, launch }
+      // Its state is saved for later runs (snapshots) or resets (watch mode), unless it has storage.
+      const ineligible = snapshotIneligibility(guest)
+      launch.saved = !ineligible && (snapshots || options.resettable === true)
+      if (ineligible && snapshots) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
+      else if (snapshots && !ineligible) {
+        const found = await snapshotFor(guest, launch, initrdIdentity, cache)
+        if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
+        guestsSetup[guest.name]!.snapshot = found.setup
+      }
+    }
+
+    phase('images and overlays ready')
+    const controlSocket = join(runDir, 'control.sock')
+    supervisor = spawnSupervisor(plan.network)
+    // Listening from the start: a supervisor that fails at once (unshare refused) exits
+    // before the next await is over, and its exit must still end the wait below.
+    const events = supervisorEvents(supervisor)
+    // Writing to a supervisor that has already exited fails with EPIPE; its exit says why.
+    supervisor.stdin!.on('error', () => {})
+    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
+    const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
+    supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
+    // Each restored guest's state is checked here, on another core, while its QEMU loads it.
+    for (const [guest, setup] of Object.entries(guestsSetup)) {
+      if (!setup.snapshot?.restore) continue
+      const checked = (problem?: string) => supervisor!.stdin!.write(`${JSON.stringify({ type: 'snapshot-checked', guest, problem })}\n`)
+      stateChecksumProblem(setup.snapshot.dir).then(checked, (error: Error) => checked(error.message))
+    }
+
+    info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
+    const ready = new Map<string, Extract<SupervisorEvent, { type: 'guest-ready' }>>()
+    let captures: { bridge: string; path: string }[] = []
+    const progress = new BootProgress(plan.guests.map((guest) => guest.name))
+    let labReady = false
+    try {
+      for (;;) {
+        const event = await events.next(options.signal)
+        if (event.type === 'progress') progress.stage(event.guest, event.stage, event.elapsedMs)
+        else if (event.type === 'snapshot-saved') progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
+        else if (event.type === 'notice') progress.message(event.message)
+        else if (event.type === 'guest-ready') {
+          ready.set(event.guest, event)
+          progress.ready(event.guest, event.booted)
+        } else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
+        else if (event.type === 'ready') {
+          captures = event.captures
+          labReady = true
+          break
+        }
+      }
+    } finally {
+      progress.finish(labReady, started)
+    }
+
+    const descriptor: LabDescriptor = {
+      runId,
+      runDir,
+      logDir,
+      controlSocket,
+      network: plan.network,
+      isolation: plan.isolation,
+      supervisorPid: supervisor.pid!,
+      bridges: plan.bridges.map((bridge) => ({ name: bridge.name, subnet: bridge.subnet, address: bridge.address })),
+      captures,
+      guests: plan.guests.map((guest): GuestDescriptor => {
+        const files = guestsSetup[guest.name]!.files
+        return {
+          name: guest.name,
+          arch: guest.arch,
+          ip: guest.nics[0]!.ip,
+          mac: guest.nics[0]!.mac,
+          nics: guest.nics.map((nic) => ({ ...nic })),
+          transcript: files.transcript,
+          forwardSocket: files.forwardSocket,
+          consoleSocket: files.consoleSocket,
+          ssh: guest.ssh
+            ? { user: guest.ssh.user, password: guest.ssh.password, privateKeyPath: guest.defaultImage ? privateKeyPath : guest.ssh.privateKey, port: guest.ssh.port ?? 22 }
+            : false,
+          qemuPid: ready.get(guest.name)?.pid ?? -1,
+          bootStages: ready.get(guest.name)?.stageMs ?? {},
+          booted: ready.get(guest.name)?.booted ?? 'cold',
+        }
+      }),
+    }
+    const running = supervisor
+    let stopped: Promise<void> | undefined
+    const afterBoot = followAfterBoot(events)
+    // One reset at a time: the supervisor answers them in order.
+    let resetting: Promise<unknown> = Promise.resolve()
+    const beginReset = (): Promise<{ done: Promise<number> }> => {
+      if (!options.resettable) return Promise.reject(new Error('vitest-qemu: this lab was not started resettable'))
+      const begun = resetting.catch(() => {}).then(async () => {
+        const answers = afterBoot.expectReset()
+        running.stdin!.write(`${JSON.stringify({ type: 'reset' })}\n`)
+        await answers.started
+        return { done: answers.done }
+      })
+      resetting = begun.then(({ done }) => done)
+      resetting.catch(() => {})
+      return begun
+    }
+    return {
+      descriptor,
+      logDir,
+      beginReset,
+      reset: async () => (await beginReset()).done,
+      stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
+    }
+  } catch (error) {
+    await cleanupOnFailure()
+    throw error
+  }
+}
+
+function spawnSupervisor(network: 'namespace' | 'host'): ChildProcess {
+  // detached: its own process group, so a Ctrl-C in the terminal reaches Vitest, and the
+  // supervisor learns of it from its closed stdin, not from a signal.
+  const options = { stdio: ['pipe', 'pipe', 'inherit'] as ('pipe' | 'inherit')[], detached: true }
+  if (network === 'host') return spawn(process.execPath, [SUPERVISOR], options)
+  // A fresh network namespace; without root, a user namespace around it (no sudo needed).
+  const unshare = process.getuid?.() !== 0 ? ['--user', '--map-root-user', '--net'] : ['--net']
+  return spawn('unshare', [...unshare, '--', process.execPath, SUPERVISOR], options)
+}
+
+async function stopSupervisor(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.stdin!.write(`${JSON.stringify({ type: 'stop' })}\n`)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
+}
+
+async function checkHostTools(plan: LabPlan): Promise<void> {
+  const problems: string[] = []
+  for (const binary of new Set(plan.guests.map((guest) => archProfiles[guest.arch]))) {
+    if (!onPath(binary.qemuBinary)) problems.push(`${binary.qemuBinary} is not installed (Debian/Ubuntu: apt-get install ${binary.debianPackage})`)
+  }
+  for (const tool of ['ip', 'unshare', 'setpriv']) {
+    if (!onPath(tool)) problems.push(`${tool} is not installed (Debian/Ubuntu: apt-get install ${tool === 'ip' ? 'iproute2' : 'util-linux'})`)
+  }
+  if (problems.length > 0) throw new Error(`vitest-qemu: this machine lacks what the lab needs:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+}
+
+function onPath(command: string): boolean {
+  const dirs = (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat('/usr/sbin', '/sbin')
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir || '.', command), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+async function diskFormat(path: string): Promise<'raw' | 'qcow2'> {
+  const handle = await open(path, 'r')
+  try {
+    const magic = Buffer.alloc(4)
+    await handle.read(magic, 0, 4, 0)
+    return magic.toString('latin1') === 'QFI\xfb' ? 'qcow2' : 'raw'
+  } finally {
+    await handle.close()
+  }
+}
+
+async function pruneOldRuns(dir: string, keep: number): Promise<void> {
+  if (!existsSync(dir)) return
+  const entries = await readdir(dir, { withFileTypes: true })
+  const runs = await Promise.all(
+    entries.filter((entry) => entry.isDirectory()).map(async (entry) => ({ path: join(dir, entry.name), mtime: (await stat(join(dir, entry.name))).mtimeMs })),
+  )
+  runs.sort((a, b) => b.mtime - a.mtime)
+  for (const old of runs.slice(keep)) await rm(old.path, { recursive: true, force: true })
+}
+
+/** The key pair kept in the cache for snapshotted guests, made on first use. */
+async function cachedKeyPair(cache: string): Promise<{ private: string; public: string }> {
+  const path = join(cache, 'ssh', 'ed25519-key-pair.json')
+  if (!existsSync(path)) {
+    await mkdir(join(cache, 'ssh'), { recursive: true, mode: 0o700 })
+    const keys = newEd25519KeyPair()
+    // One file: a concurrent run reads one whole pair or none.
+    await writeFileAtomically(path, JSON.stringify({ private: keys.private, public: keys.public }), 0o600)
+  }
+  const pair = JSON.parse(await readFile(path, 'utf8')) as { private: string; public: string }
+  return pair
+}

@@ -1,0 +1,27 @@
+import { expect, test } from 'vitest'
+import { planLab } from '../config/lab-plan.js'
+import { snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+
+test('VITEST_QEMU_SNAPSHOTS wins over the config either way', () => {
+  // '' stands for unset (undefined would mean "read this process's environment").
+  expect(snapshotsEnabled(false, '')).toBe(false)
+  expect(snapshotsEnabled(true, '')).toBe(true)
+  expect(snapshotsEnabled(false, '1')).toBe(true)
+  expect(snapshotsEnabled(true, '0')).toBe(false)
+  expect(snapshotsEnabled(true, 'off')).toBe(false)
+})
+
+test('guests with storage are never snapshotted: a disk would not match the restored memory', () => {
+  const plan = planLab(
+    {
+      bridges: { br0: { subnet: '10.0.0.0/24' } },
+      guests: {
+        plain: { bridge: 'br0', ip: '10.0.0.2' },
+        disk: { bridge: 'br0', ip: '10.0.0.3', kernel: 'k', rootfs: 'r.ext4' },
+        drive: { bridge: 'br0', ip: '10.0.0.4', qemuArgs: ['-drive', 'file=x.img,if=virtio'] },
+      },
+    },
+    { root: '/p', fileExists: () => true },
+  )
+  expect(plan.guests.map(snapshotIneligibility)).toEqual([undefined, 'it has a root disk', 'its qemuArgs attach storage'])
+})

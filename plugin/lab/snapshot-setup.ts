@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto'
+import { runCommand } from '../common/run-command.js'
+import type { GuestPlan } from '../config/lab-plan.js'
+import { type QemuLaunch, qemuCommand } from '../common/qemu-args.js'
+import { fileHash } from './file-hash-memo.js'
+import { findSnapshot, snapshotDir, snapshotKey } from '../common/snapshot-store.js'
+import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
+
+// Decides, per guest, whether a run restores a snapshot or saves one: computes the key
+// from everything that defines the booted guest and looks the snapshot up.
+
+/** Whether snapshots are on: `VITEST_QEMU_SNAPSHOTS` (0/1) wins over the config. */
+export function snapshotsEnabled(configured: boolean, env = process.env.VITEST_QEMU_SNAPSHOTS): boolean {
+  if (env === undefined || env === '') return configured
+  return !['0', 'false', 'off', 'no'].includes(env.toLowerCase())
+}
+
+/** Why a guest cannot be snapshotted, or undefined. A disk's state would not match a restored memory. */
+export function snapshotIneligibility(guest: GuestPlan): string | undefined {
+  if (guest.rootfs) return 'it has a root disk'
+  if (guest.qemuArgs.some((arg) => /^-(drive|blockdev|hd[a-d]|cdrom|sd|mtdblock|pflash|virtfs|fsdev)$/.test(arg))) return 'its qemuArgs attach storage'
+  return undefined
+}
+
+export interface SnapshotLookupResult {
+  setup: GuestSnapshotSetup
+  /** Set when a snapshot existed but was not valid (it was deleted). */
+  discarded?: string
+}
+
+/** @param initrdIdentity what the default image's initramfs is made of; user initramfs files are hashed. */
+export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string): Promise<SnapshotLookupResult> {
+  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', incoming: undefined }
+  const { binary, args } = qemuCommand(guest, placeholders)
+  const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel, cache) }
+  if (initrdIdentity) fileHashes.initrd = createHash('sha256').update(initrdIdentity).digest('hex')
+  else if (launch.initrd) fileHashes.initrd = await fileHash(launch.initrd, cache)
+  if (guest.dtb) fileHashes.dtb = await fileHash(guest.dtb, cache)
+  const key = snapshotKey({
+    qemuVersion: await qemuVersion(binary),
+    args,
+    fileHashes,
+    extra: { console: guest.console, login: guest.login ?? null, defaultImage: guest.defaultImage },
+  })
+  const dir = snapshotDir(cache, guest.name, key)
+  // The state's checksum is checked by the supervisor while QEMU loads it (see supervisor.ts).
+  const found = await findSnapshot(dir, key, { checksum: false })
+  return {
+    setup: { key, dir, restore: found.status === 'valid' },
+    discarded: found.status === 'invalid' ? found.reason : undefined,
+  }
+}
+
+const versions = new Map<string, Promise<string>>()
+function qemuVersion(binary: string): Promise<string> {
+  let version = versions.get(binary)
+  if (!version) {
+    version = runCommand(binary, ['--version'], { timeout: 10_000 }).then((result) => result.stdout.split('\n')[0]!.trim())
+    versions.set(binary, version)
+  }
+  return version
+}
+

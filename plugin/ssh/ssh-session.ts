@@ -1,0 +1,148 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import type { Duplex } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
+import ssh2, { type ConnectConfig } from 'ssh2'
+import { TimeoutError } from '../common/deadline.js'
+
+// An SSH connection to a guest (ssh2): stdout, stderr and exit code kept apart, any
+// number of commands at once, files in and out. Reaches the guest over any stream,
+// so processes outside the lab's namespace connect through its forwarding socket.
+
+export interface SshCredentials {
+  user: string
+  password?: string
+  privateKey?: string
+}
+
+export interface ExecResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+}
+
+// One command at a time per connection: dropbear 2022.83 (Debian 12) aborts a connection
+// that carries several busy channels ("Failed assertion `!channel->sent_close'"), so
+// concurrency comes from several connections (SshPool), each used by one command at a time.
+export class SshSession {
+  /** False once the connection has ended. */
+  connected = true
+
+  private constructor(
+    readonly guest: string,
+    private readonly client: ssh2.Client,
+  ) {}
+
+  /**
+   * Connects, retrying until the deadline: an SSH server is ready when a handshake and
+   * authentication complete, not when its port merely accepts.
+   */
+  static async connect(guest: string, openStream: () => Promise<Duplex>, credentials: SshCredentials, deadline: number): Promise<SshSession> {
+    let lastError: Error | undefined
+    for (;;) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new TimeoutError(`${guest}: no SSH handshake before the deadline: ${lastError?.message ?? 'no attempt finished'}`)
+      try {
+        const sock = await openStream()
+        const client = new ssh2.Client()
+        // ssh2 may report a failed attempt more than once; every report after the first is dropped here.
+        client.on('error', () => {})
+        await new Promise<void>((resolve, reject) => {
+          client.once('ready', resolve)
+          client.once('error', (error) => {
+            client.end()
+            sock.destroy()
+            reject(error)
+          })
+          client.once('close', () => reject(new Error('connection closed during the handshake')))
+          const config: ConnectConfig = {
+            sock,
+            username: credentials.user,
+            password: credentials.password,
+            privateKey: credentials.privateKey,
+            readyTimeout: Math.max(1000, Math.min(left, 20_000)),
+            hostVerifier: () => true,
+            keepaliveInterval: 0,
+          }
+          client.connect(config)
+        })
+        const session = new SshSession(guest, client)
+        client.on('close', () => (session.connected = false))
+        return session
+      } catch (error) {
+        lastError = error as Error
+        await sleep(250)
+      }
+    }
+  }
+
+  exec(command: string, options: { timeout?: number; stdin?: string | Buffer } = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (error, stream) => {
+        if (error) return reject(new Error(`${this.guest}: ssh exec failed to start: ${error.message}`))
+        const stdout: Buffer[] = []
+        const stderr: Buffer[] = []
+        let exitCode: number | undefined
+        let signal: string | undefined
+        const timer = options.timeout
+          ? setTimeout(() => {
+              stream.close()
+              reject(new TimeoutError(`${this.guest}: ssh exec timed out after ${options.timeout} ms: ${command}`))
+            }, options.timeout)
+          : undefined
+        stream.on('data', (chunk: Buffer) => stdout.push(chunk))
+        stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
+        stream.on('exit', (code: number | null, signalName?: string) => {
+          exitCode = code ?? undefined
+          signal = signalName
+        })
+        stream.on('close', () => {
+          clearTimeout(timer)
+          resolve({
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8'),
+            exitCode: exitCode ?? (signal ? 128 + (signalNumbers[signal] ?? 0) : 255),
+          })
+        })
+        // Like `ssh -n`: a command that reads stdin gets EOF instead of waiting forever.
+        stream.end(options.stdin)
+      })
+    })
+  }
+
+  /** Copies a local file to the guest (through `cat`, which every image has). */
+  put(localPath: string, remotePath: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.client.exec(`cat > '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
+        if (error) return reject(error)
+        let exitCode: number | undefined
+        stream.on('exit', (code: number) => (exitCode = code))
+        stream.on('close', () => (exitCode === 0 ? resolve() : reject(new Error(`${this.guest}: put ${remotePath} failed (exit ${exitCode})`))))
+        stream.resume()
+        pipeline(createReadStream(localPath), stream).catch(reject)
+      })
+    })
+  }
+
+  get(remotePath: string, localPath: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.client.exec(`cat '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
+        if (error) return reject(error)
+        let exitCode: number | undefined
+        const stderr: Buffer[] = []
+        stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
+        stream.on('exit', (code: number) => (exitCode = code))
+        pipeline(stream, createWriteStream(localPath))
+          .then(() => (exitCode === 0 || exitCode === undefined ? resolve() : reject(new Error(`${this.guest}: get ${remotePath} failed: ${Buffer.concat(stderr).toString().trim()}`))))
+          .catch(reject)
+        stream.end()
+      })
+    })
+  }
+
+  close(): void {
+    this.client.end()
+  }
+}
+
+const signalNumbers: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, SEGV: 11, PIPE: 13, TERM: 15 }

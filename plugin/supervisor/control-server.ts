@@ -1,0 +1,167 @@
+import { rmSync } from 'node:fs'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { runCommand } from '../common/run-command.js'
+import type { ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
+import { openTcp, type GuestProcess } from './guest-process.js'
+import type { PacketCaptures } from './packet-capture.js'
+import { readJsonLines } from '../protocol/json-lines.js'
+
+// The supervisor's sockets for workers: one control socket (serial and QMP requests,
+// served one at a time per guest by the channel owners) and one forwarding socket per
+// guest (a client writes "PORT\n", then the stream is the guest's TCP port).
+
+/**
+ * @param undo the supervisor's list of commands run at exit; partitions add theirs (in
+ *   host mode their nft tables live in the host's namespace and must not outlive the run).
+ */
+export interface LabReset {
+  /** Brings every guest back to its saved state; with `ifUsed`, only when a client used the lab since the last reset. */
+  reset(ifUsed: boolean): Promise<unknown>
+  /** Called on every request that may change a guest. */
+  used(): void
+  /** Resolves when no reset is under way: requests wait for it, so none reaches a guest being replaced. */
+  settled(): Promise<void>
+}
+
+export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset): Server {
+  rmSync(path, { force: true })
+  const server = createServer((socket) => {
+    socket.on('error', () => {})
+    const reply = (response: ControlResponse) => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
+    }
+    readJsonLines<ControlRequest>(socket, (request) => {
+      if (request.op === 'lab.reset') {
+        labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
+        return
+      }
+      // Reading a console's transcript changes nothing; everything else may.
+      if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
+      labReset.settled().then(() => handle(request, guests, undo, captures)).then(
+        (result) => reply({ id: request.id, ok: true, result }),
+        (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
+      )
+    })
+  })
+  server.listen(path)
+  return server
+}
+
+async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
+  if (request.op === 'capture.start') return captures.start(request.name, request.iface)
+  if (request.op === 'capture.stop') return captures.stop(request.name)
+  if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
+  if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, undo)
+  if (request.op === 'lab.heal') return heal(request.name, undo)
+  if (request.op === 'lab.probe') return probeTcp(request.host, request.port, request.timeout)
+  const guest = guests.get(request.guest)
+  if (!guest) throw new Error(`no guest named ${request.guest}`)
+  const console = guest.console
+  switch (request.op) {
+    case 'serial.exec':
+      return console.exec(request.command, request.timeout)
+    case 'serial.send':
+      return console.send(request.text)
+    case 'serial.expect':
+      return console.expect(new RegExp(request.source, request.flags), { from: request.from, timeout: request.timeout })
+    case 'serial.position':
+      return console.position
+    case 'serial.slice':
+      return console.slice(request.from, request.to)
+    case 'qmp':
+      return guest.qmp.command(request.command, request.args)
+  }
+}
+
+/** `ip -j OBJECT show ARGS` (or `bridge -j fdb show ARGS`) inside the lab's namespace: read-only views for tests. */
+async function showLabNetwork(object: string, args: string[]): Promise<unknown> {
+  if (!['link', 'addr', 'route', 'neigh', 'fdb'].includes(object) || args.some((arg) => typeof arg !== 'string')) throw new Error(`lab.show: cannot show ${object}`)
+  const { stdout } = object === 'fdb' ? await runCommand('bridge', ['-j', 'fdb', 'show', ...args]) : await runCommand('ip', ['-j', '-d', object, 'show', ...args])
+  return JSON.parse(stdout || '[]')
+}
+
+// A partition drops every frame between the two groups' MACs on the lab's bridges
+// (nftables, bridge family), so neither ARP replies nor IP get across; healing deletes
+// the table.
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/
+
+function partitionTable(name: string): string {
+  if (!/^[a-z0-9_]{1,24}$/.test(name)) throw new Error(`lab.partition: invalid name ${JSON.stringify(name)}`)
+  return `vitest_qemu_${name}`
+}
+
+async function partition(name: string, a: string[], b: string[], undo: string[][]): Promise<void> {
+  const table = partitionTable(name)
+  if (a.length === 0 || b.length === 0 || ![...a, ...b].every((mac) => MAC.test(mac))) throw new Error('lab.partition: each group needs at least one guest')
+  const set = (macs: string[]) => `{ ${macs.join(', ')} }`
+  const script = `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n  ether saddr ${set(a)} ether daddr ${set(b)} drop\n  ether saddr ${set(b)} ether daddr ${set(a)} drop\n }\n}\n`
+  await runCommand('nft', ['-f', '-'], { input: script })
+  undo.push(['nft', 'delete', 'table', 'bridge', table])
+}
+
+async function heal(name: string, undo: string[][]): Promise<void> {
+  const table = partitionTable(name)
+  await runCommand('nft', ['delete', 'table', 'bridge', table])
+  const index = undo.findIndex((command) => command.join(' ') === `nft delete table bridge ${table}`)
+  if (index >= 0) undo.splice(index, 1)
+}
+
+/** Whether a TCP connection from the lab's side to host:port succeeds within the timeout. */
+function probeTcp(host: string, port: number, timeout: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout })
+    const done = (open: boolean) => {
+      socket.destroy()
+      resolve(open)
+    }
+    socket.once('connect', () => done(true))
+    socket.once('timeout', () => done(false))
+    socket.once('error', () => done(false))
+  })
+}
+
+/** @param portReady resolves once a port may be connected to (SSH still coming up); rejects if it never will. */
+export function serveForwarding(
+  path: string,
+  host: string,
+  labReset?: Pick<LabReset, 'used' | 'settled'>,
+  portReady: (port: number) => Promise<void> = async () => {},
+  /** Filled with the open connections, so that a reset of the guest can end them. */
+  connections = new Set<Socket>(),
+): Server {
+  rmSync(path, { force: true })
+  const server = createServer((client) => {
+    labReset?.used()
+    connections.add(client)
+    client.on('close', () => connections.delete(client))
+    client.on('error', () => {})
+    let header = ''
+    const onData = (chunk: Buffer) => {
+      header += chunk.toString('latin1')
+      const newline = header.indexOf('\n')
+      if (newline < 0) {
+        if (header.length > 16) client.destroy()
+        return
+      }
+      client.off('data', onData)
+      client.pause()
+      const port = Number(header.slice(0, newline))
+      const rest = Buffer.from(header.slice(newline + 1), 'latin1')
+      ;(labReset?.settled() ?? Promise.resolve()).then(() => portReady(port)).then(() => openTcp(host, port)).then(
+        (upstream) => {
+          upstream.on('error', () => client.destroy())
+          client.on('close', () => upstream.destroy())
+          upstream.on('close', () => client.destroy())
+          if (rest.length) upstream.write(rest)
+          client.pipe(upstream)
+          upstream.pipe(client)
+          client.resume()
+        },
+        () => client.destroy(),
+      )
+    }
+    client.on('data', onData)
+  })
+  server.listen(path)
+  return server
+}

@@ -1,0 +1,272 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { connect, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TimeoutError } from '../common/deadline.js'
+import type { GuestPlan } from '../config/lab-plan.js'
+import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
+import { debug } from '../common/log.js'
+import { qemuCommand } from '../common/qemu-args.js'
+import { QmpClient } from './qmp-client.js'
+import { SerialConsole } from './serial-console.js'
+import type { GuestFiles, Stage } from '../protocol/supervisor-protocol.js'
+import type { QemuLaunch } from '../common/qemu-args.js'
+
+// One guest inside the supervisor: its QEMU process, the console and QMP it owns, and
+// the staged wait until it is ready. A kernel panic or QEMU exiting ends the wait at
+// once with the reason; every stage has its own deadline.
+
+export interface StageTimeouts {
+  qemu: number
+  console: number
+  /** Loading a snapshot's state (restored guests only). */
+  restore: number
+  shell: number
+  ssh: number
+}
+
+export interface ReadyHooks {
+  onStage: (stage: Stage, elapsedMs: number) => void
+  /**
+   * Runs once a cold-booted guest is ready (saving a snapshot): after SSH has answered,
+   * so the SSH server's host key, made on first use, is part of what is saved.
+   */
+  afterReady?: () => Promise<void>
+  /**
+   * Leave the SSH stage out of the boot: the lab is ready once the shell answers, and the
+   * stage runs when SSH is first used (`whenSshReady`).
+   */
+  sshInBackground?: boolean
+  /** A restored guest runs only once this resolves (its state's checksum matched). */
+  beforeResume?: Promise<void>
+}
+
+export class GuestProcess {
+  readonly console: SerialConsole
+  readonly qmp: QmpClient
+  private child?: ChildProcess
+  private readonly failure = new AbortController()
+  private qemuStderr = ''
+  readonly stageMs: Partial<Record<Stage, number>> = {}
+  /**
+   * Settles when the guest's SSH server answered (or never will); at once for guests whose
+   * SSH stage was part of their boot, or that have no SSH.
+   */
+  whenSshReady: () => Promise<void> = () => Promise.resolve()
+  private readonly log
+
+  constructor(
+    readonly plan: GuestPlan,
+    readonly files: GuestFiles,
+    readonly launch: QemuLaunch,
+  ) {
+    this.console = new SerialConsole(plan.name, files.serialSocket, files.transcript)
+    this.qmp = new QmpClient(plan.name, files.qmpSocket)
+    this.log = debug(`guest:${plan.name}`)
+  }
+
+  get restoring(): boolean {
+    return this.launch.incoming !== undefined
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? -1
+  }
+
+  start(): void {
+    const { binary, args } = qemuCommand(this.plan, this.launch)
+    this.log(`${binary} ${args.join(' ')}`)
+    // setpriv: QEMU gets SIGKILL when the supervisor dies, however it dies.
+    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const log = createWriteStream(this.files.qemuLog)
+    this.child.stdout!.pipe(log)
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.qemuStderr += chunk.toString()
+      log.write(chunk)
+    })
+    this.child.on('error', (error) => this.fail(`could not start ${binary}: ${error.message}`))
+    this.child.on('exit', (code, signal) => {
+      this.fail(`QEMU exited (${signal ?? `code ${code}`})${this.qemuStderr.trim() ? `: ${this.qemuStderr.trim()}` : ''}`)
+    })
+    this.console.onText = () => {
+      const panic = /Kernel panic - not syncing[^\r\n]*/.exec(this.console.slice(Math.max(0, this.console.position - 4096)))
+      if (panic) this.fail(panic[0])
+    }
+  }
+
+  private fail(reason: string): void {
+    if (!this.failure.signal.aborted) this.failure.abort(new Error(reason))
+  }
+
+  /** Waits through the boot stages; throws an error naming the stage, the time and the console's last lines. */
+  async waitReady(timeouts: StageTimeouts, privateKey: string, hooks: ReadyHooks): Promise<void> {
+    const started = Date.now()
+    let stage: Stage = 'qemu'
+    const within = async <T>(ms: number, work: (deadline: number) => Promise<T>): Promise<T> => {
+      // The work's own deadline lies a little after the stage's, so the stage's timer, with
+      // its one message naming the stage, is always what ends a stage that makes no progress.
+      const deadline = Date.now() + ms + 1000
+      const signal = this.failure.signal
+      if (signal.aborted) throw signal.reason
+      return await new Promise<T>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+        const timer = setTimeout(() => reject(new TimeoutError(`no progress within ${ms} ms`)), ms)
+        work(deadline).then(resolve, reject).finally(() => {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', onAbort)
+        })
+      })
+    }
+    const done = (name: Stage) => {
+      this.stageMs[name] = Date.now() - started
+      hooks.onStage(name, Date.now() - started)
+    }
+    const failure = (error: unknown) => {
+      const elapsed = ((Date.now() - started) / 1000).toFixed(1)
+      return new Error(
+        `${this.plan.name}: not ready at stage '${stage}' after ${elapsed} s: ${(error as Error).message}\n` +
+          `last console lines (${this.files.transcript}):\n${indent(this.console.tail(30))}`,
+      )
+    }
+    try {
+      await within(timeouts.qemu, async (deadline) => {
+        await this.console.attach(deadline)
+        await this.qmp.connect(deadline)
+      })
+      done('qemu')
+      if (this.restoring) {
+        // A restored guest prints nothing until asked: it was saved sitting at its shell.
+        stage = 'restore'
+        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume))
+        done('restore')
+        stage = 'shell'
+        await within(timeouts.shell, (deadline) => bringToPresent(this.console, deadline - Date.now()))
+        done('shell')
+        // SSH was listening when the snapshot was taken; connections are opened when used.
+        return
+      }
+      stage = 'console'
+      await within(timeouts.console, (deadline) => this.console.expect(/[\s\S]/, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal }))
+      done('console')
+      stage = 'shell'
+      await within(timeouts.shell, (deadline) => this.waitForShell(deadline))
+      done('shell')
+      if (this.plan.ssh) {
+        stage = 'ssh'
+        const ssh = this.plan.ssh
+        const nic = this.plan.nics[0]!
+        // The config names a key file; ssh2 wants the key itself.
+        const key = this.plan.defaultImage ? privateKey : ssh.privateKey && (await readFile(ssh.privateKey, 'utf8'))
+        const sshStage = () =>
+          within(timeouts.ssh, async (deadline) => {
+            // ssh2 loads when first needed, not before the guests start.
+            const { SshSession } = await import('../ssh/ssh-session.js')
+            const session = await SshSession.connect(
+              this.plan.name,
+              () => openTcp(nic.ip, ssh.port ?? 22),
+              { user: ssh.user, password: ssh.password, privateKey: key },
+              deadline,
+            )
+            session.close()
+          }).then(() => done('ssh'), (error) => Promise.reject(failure(error)))
+        if (hooks.sshInBackground) {
+          // Checked when first needed: a handshake now would compete for the CPU with the tests' start.
+          let checked: Promise<void> | undefined
+          this.whenSshReady = () => (checked ??= sshStage())
+          return
+        }
+        await sshStage()
+      }
+      await hooks.afterReady?.()
+    } catch (error) {
+      throw (error as Error).message.startsWith(`${this.plan.name}: not ready at stage`) ? error : failure(error)
+    }
+  }
+
+  private async waitForShell(deadline: number): Promise<void> {
+    const { login } = this.plan
+    if (this.plan.defaultImage) {
+      await this.console.expect('vitest-qemu-guest: ready', { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+    } else if (login) {
+      await this.console.expect(/login:\s*$/m, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+      this.console.send(`${login.user}\n`)
+      if (login.password !== undefined) {
+        await this.console.expect(/[Pp]assword:\s*$/m, { timeout: Math.min(10_000, deadline - Date.now()), signal: this.failure.signal })
+        this.console.send(`${login.password}\n`)
+      }
+    }
+    await this.probeShell(deadline)
+  }
+
+  /** The shell answers framed commands; set the console up so that nothing echoes or wraps. */
+  private async probeShell(deadline: number): Promise<void> {
+    for (;;) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
+      this.console.send('\n')
+      try {
+        const probe = await this.console.exec('stty -echo cols 1000 2>/dev/null; dmesg -n 1 2>/dev/null; command -v base64 >/dev/null && echo vq-base64; echo vq-ok', Math.min(left, 3000))
+        if (probe.stdout.includes('vq-ok')) {
+          if (probe.stdout.includes('vq-base64')) this.console.encoding = 'base64'
+          return
+        }
+      } catch (error) {
+        if (this.failure.signal.aborted) throw this.failure.signal.reason
+      }
+    }
+  }
+
+  /** QMP quit, then SIGKILL; the console is closed first so QEMU cannot block writing to it. */
+  async stop(timeoutMs = 3000): Promise<void> {
+    const child = this.child
+    this.console.close()
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    this.qmp.command('quit').catch(() => {})
+    const timer = sleep(timeoutMs).then(() => child.kill('SIGKILL'))
+    await Promise.race([exited, timer])
+    child.kill('SIGKILL')
+    await exited
+    this.qmp.close()
+  }
+
+  /** Ends QEMU at once (its state is of no further use) and waits until it is gone, so its tap is free again. */
+  async terminate(): Promise<void> {
+    const child = this.child
+    this.console.close()
+    this.qmp.close()
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  kill(): void {
+    this.child?.kill('SIGKILL')
+  }
+}
+
+/** A TCP connection that fails after `timeoutMs` rather than waiting out the kernel's SYN retries. */
+export function openTcp(host: string, port: number, timeoutMs = 5000): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no TCP connection to ${host}:${port} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+    socket.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+  })
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => `  | ${line}`).join('\n')
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { TimeoutError } from '../common/deadline.js'
+import type { QmpClient } from './qmp-client.js'
+import type { SerialConsole } from './serial-console.js'
+
+// Saving a running guest's state through QMP, and bringing a restored one back to the
+// present. QEMU 7.2 has no file: migration target, so the state goes through `cat`.
+
+interface MigrationStatus {
+  status: string
+  'error-desc'?: string
+}
+
+/** Pauses the guest, writes its whole state to `path`, and lets it run again. */
+export async function saveGuestState(qmp: QmpClient, path: string, deadline: number): Promise<void> {
+  await qmp.command('stop')
+  try {
+    // Paused, nothing changes while the state is written: one pass, no bandwidth limit.
+    await qmp.command('migrate-set-parameters', { 'max-bandwidth': 1e12 })
+    await qmp.command('migrate', { uri: `exec:cat > ${shellQuote(path)}` })
+    await migrationDone(qmp, deadline, 'saving the guest state')
+  } finally {
+    await qmp.command('cont')
+  }
+}
+
+/**
+ * Waits until a guest started with `-incoming` has loaded its state, then lets it run.
+ * @param beforeResume must resolve before the guest runs (checking the state's checksum).
+ */
+export async function resumeRestoredGuest(qmp: QmpClient, deadline: number, beforeResume?: Promise<void>): Promise<void> {
+  await migrationDone(qmp, deadline, 'loading the saved state')
+  await beforeResume
+  // The state was saved paused, so the guest comes back paused until told to go on.
+  await qmp.command('cont')
+}
+
+async function migrationDone(qmp: QmpClient, deadline: number, what: string): Promise<void> {
+  for (;;) {
+    const migration = (await qmp.command('query-migrate')) as MigrationStatus
+    if (migration.status === 'completed') return
+    if (migration.status === 'failed' || migration.status === 'cancelled') {
+      throw new Error(`${what} failed${migration['error-desc'] ? `: ${migration['error-desc']}` : ''}`)
+    }
+    if (Date.now() > deadline) throw new TimeoutError(`${what} did not finish in time (migration status: ${migration.status || 'none'})`)
+    await sleep(10)
+  }
+}
+
+/**
+ * A guest that was paused or restored has a clock from the past and the entropy pool
+ * of every other copy of the same snapshot: set the clock to the host's and stir fresh
+ * randomness into the pool. The kernel's generator takes it up at its next reseed (a
+ * few seconds on a freshly booted kernel); a kernel with the VM generation ID driver
+ * would reseed at once, Debian's cloud kernels have none.
+ */
+export async function bringToPresent(console: SerialConsole, timeoutMs: number): Promise<void> {
+  const entropy = randomBytes(64).toString('hex')
+  // One round trip, which also tells how framed output may travel (see GuestProcess.probeShell).
+  const result = await console.exec(
+    `date -s @${Math.round(Date.now() / 1000)} >/dev/null && echo ${entropy} > /dev/urandom && echo vq-now; command -v base64 >/dev/null && echo vq-base64`,
+    timeoutMs,
+  )
+  if (!result.stdout.includes('vq-now')) throw new Error(`could not set the guest's clock: ${result.stdout.trim() || `exit ${result.exitCode}`}`)
+  if (result.stdout.includes('vq-base64')) console.encoding = 'base64'
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`
+}

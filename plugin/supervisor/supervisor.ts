@@ -1,0 +1,297 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { openBridgeForwarding } from './docker-trap.js'
+import type { Server, Socket } from 'node:net'
+import { createLabNetwork, networkUndo } from './lab-network.js'
+import { writeUndo } from '../lab/sweep.js'
+import { GuestProcess, type StageTimeouts } from './guest-process.js'
+import { bringToPresent, saveGuestState } from './guest-snapshot.js'
+import { commitSnapshot, newSnapshotDraft, statePath } from '../common/snapshot-store.js'
+import { readJsonLines } from '../protocol/json-lines.js'
+import { PacketCaptures } from './packet-capture.js'
+import { type LabReset, serveControl, serveForwarding } from './control-server.js'
+import type { GuestFiles, GuestSnapshotSetup, Stage, SupervisorCommand, SupervisorEvent, SupervisorStart } from '../protocol/supervisor-protocol.js'
+import type { GuestPlan } from '../config/lab-plan.js'
+import type { QemuLaunch } from '../common/qemu-args.js'
+import { serveConsoleAttach } from './console-attach-server.js'
+
+// The supervisor: one process per run, started inside the lab's private network
+// namespace, in its own process group. It owns the bridges, the taps, every QEMU and
+// every channel that only one client may hold. When its stdin closes (the test
+// process ended, however it ended) it kills everything at once and exits, and the
+// namespace disappears with the last of its processes.
+
+const guests = new Map<string, GuestProcess>()
+const servers: Server[] = []
+let stopping = false
+let runDir: string | undefined
+let captures: PacketCaptures | undefined
+/** Commands that undo what this run changed on the host (host mode only). */
+let undo: string[][] = []
+
+function runUndo(): void {
+  for (const [command, ...args] of undo.splice(0)) spawnSync(command!, args, { stdio: 'ignore' })
+}
+
+function emit(event: SupervisorEvent): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`)
+}
+
+/** The hard way out: everything dies now, and the run's sockets go with it. */
+function killAll(): void {
+  for (const guest of guests.values()) guest.kill()
+  captures?.killAll()
+  runUndo()
+  if (runDir) rmSync(runDir, { recursive: true, force: true })
+}
+
+async function start(command: SupervisorStart): Promise<void> {
+  const { plan } = command
+  runDir = command.runDir
+  // Written before anything is changed, so a sweep can undo it if this process is killed.
+  undo = networkUndo(plan)
+  writeUndo(command.runDir, undo)
+  await createLabNetwork(plan)
+  if (plan.network === 'host') {
+    undo.push(...(await openBridgeForwarding(plan.bridges.map((bridge) => bridge.name), command.runId)))
+    writeUndo(command.runDir, undo)
+  }
+  captures = new PacketCaptures(command.logDir)
+  servers.push(serveControl(command.controlSocket, guests, undo, captures, labReset))
+  const results = await Promise.allSettled(
+    plan.guests.map(async (guestPlan) => {
+      const setup = command.guests[guestPlan.name]!
+      const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch: setup.launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
+      boots.set(guestPlan.name, boot)
+      const snapshot = setup.snapshot
+      const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: guestPlan.name, stage, elapsedMs })
+      const guest = await bootGuest(boot, {
+        onStage,
+        restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
+        // The test process checks the state's checksum while QEMU loads it; the guest runs only if it matches.
+        restoreCheck: snapshot?.restore ? () => snapshotChecked(guestPlan.name) : undefined,
+        onRestoreFailed: (reason) => {
+          emit({ type: 'notice', message: `${guestPlan.name}: its snapshot could not be restored, so it boots cold and a new snapshot replaces it (${reason})` })
+          rmSync(snapshot!.dir, { recursive: true, force: true })
+        },
+        afterColdBoot: snapshot ? (booted) => saveSnapshot(booted, snapshot, boot) : undefined,
+        // Nothing to save after SSH: the lab is ready once the shell answers.
+        sshInBackground: !snapshot && !command.resettable,
+      })
+      if (command.resettable) await keepResetPoint(guest, boot, snapshot)
+      const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
+      const portReady = async (port: number) => {
+        if (port !== sshPort) return
+        try {
+          await guests.get(guestPlan.name)!.whenSshReady()
+        } catch (error) {
+          if (!sshFailureTold.has(guestPlan.name)) emit({ type: 'notice', message: (error as Error).message })
+          sshFailureTold.add(guestPlan.name)
+          throw error
+        }
+      }
+      const connections = new Set<Socket>()
+      forwarded.set(guestPlan.name, connections)
+      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset, portReady, connections))
+      servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
+      emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
+    }),
+  )
+  const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failures.length > 0) {
+    emit({ type: 'failed', message: failures.map((failure) => (failure.reason as Error).message).join('\n\n') })
+    return
+  }
+  const runCaptures: { bridge: string; path: string }[] = []
+  if (plan.capture) {
+    for (const bridge of plan.bridges) runCaptures.push({ bridge: bridge.name, path: await captures!.start(`run-${bridge.name}`, bridge.name) })
+  }
+  usedSinceReset = false
+  emit({ type: 'ready', captures: runCaptures })
+}
+
+const sshFailureTold = new Set<string>()
+/** Each guest's open forwarded connections (SSH and other ports), ended when it is reset. */
+const forwarded = new Map<string, Set<Socket>>()
+
+// Verdicts on restored guests' snapshots, as the test process sends them.
+const snapshotVerdicts = new Map<string, { promise: Promise<void>; settle: (problem?: string) => void }>()
+function verdictFor(guest: string) {
+  let verdict = snapshotVerdicts.get(guest)
+  if (!verdict) {
+    let settle!: (problem?: string) => void
+    const promise = new Promise<void>((resolve, reject) => {
+      settle = (problem) => (problem ? reject(new Error(`the snapshot is damaged: ${problem}`)) : resolve())
+    })
+    promise.catch(() => {})
+    verdict = { promise, settle }
+    snapshotVerdicts.set(guest, verdict)
+  }
+  return verdict
+}
+function snapshotChecked(guest: string): Promise<void> {
+  return verdictFor(guest).promise
+}
+
+interface GuestBoot {
+  plan: GuestPlan
+  files: GuestFiles
+  launch: QemuLaunch
+  multiplier: number
+  privateKey: string
+}
+
+interface BootOptions {
+  onStage?: (stage: Stage, elapsedMs: number) => void
+  /** A saved state to restore; should that fail, the guest boots cold after all. */
+  restoreFrom?: string
+  restoreCheck?: () => Promise<void>
+  onRestoreFailed?: (reason: string) => void
+  /** After a cold boot, once the guest is ready (saving a snapshot). */
+  afterColdBoot?: (guest: GuestProcess) => Promise<void>
+  sshInBackground?: boolean
+}
+
+function timeoutsFor(boot: GuestBoot): StageTimeouts {
+  const ready = boot.plan.bootTimeout
+  return { qemu: 10_000 * boot.multiplier, console: ready, restore: 20_000 * boot.multiplier, shell: ready, ssh: ready }
+}
+
+/** Brings one guest up: restored from a saved state when given one, else (or when that fails) booted cold. */
+async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestProcess> {
+  const { plan, files, launch } = boot
+  const timeouts = timeoutsFor(boot)
+  const onStage = options.onStage ?? (() => {})
+  if (options.restoreFrom) {
+    const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom })
+    guests.set(plan.name, restored)
+    restored.start()
+    const beforeResume = options.restoreCheck?.()
+    beforeResume?.catch(() => {})
+    try {
+      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage, beforeResume })
+      return restored
+    } catch (error) {
+      if (stopping) throw error
+      options.onRestoreFailed?.(firstLine(error))
+      await restored.terminate()
+    }
+  }
+  const guest = new GuestProcess(plan, files, launch)
+  guests.set(plan.name, guest)
+  guest.start()
+  const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
+  await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady, sshInBackground: options.sshInBackground })
+  return guest
+}
+
+/** Saves a freshly booted guest for later runs; a failure costs only the snapshot. */
+async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, boot: GuestBoot): Promise<void> {
+  const started = Date.now()
+  let draft: string | undefined
+  try {
+    draft = await newSnapshotDraft(snapshot.dir)
+    await saveState(guest, statePath(draft), boot)
+    await commitSnapshot(draft, snapshot.dir, guest.plan.name, snapshot.key)
+    emit({ type: 'snapshot-saved', guest: guest.plan.name, elapsedMs: Date.now() - started })
+  } catch (error) {
+    if (draft) rmSync(draft, { recursive: true, force: true })
+    emit({ type: 'notice', message: `${guest.plan.name}: its booted state could not be saved; later runs boot it cold (${firstLine(error)})` })
+  }
+}
+
+async function saveState(guest: GuestProcess, path: string, boot: GuestBoot): Promise<void> {
+  const timeout = timeoutsFor(boot).restore
+  await saveGuestState(guest.qmp, path, Date.now() + timeout)
+  await bringToPresent(guest.console, timeout)
+}
+
+// Watch mode and per-file isolation: each guest's state right after boot, and the way back to it.
+const boots = new Map<string, GuestBoot>()
+const resetPoints = new Map<string, string>()
+let usedSinceReset = true
+let resetting: Promise<{ reset: boolean; ms: number }> | undefined
+
+/** The snapshot the guest came from or was saved to; else a state saved in the run's folder now. */
+async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: GuestSnapshotSetup): Promise<void> {
+  // A guest with storage is reset by booting it again: its disk would not match a saved memory.
+  if (!boot.launch.saved) return
+  if (snapshot && existsSync(statePath(snapshot.dir))) {
+    resetPoints.set(guest.plan.name, statePath(snapshot.dir))
+    return
+  }
+  const path = join(boot.files.dir, 'reset-state')
+  await saveState(guest, path, boot)
+  resetPoints.set(guest.plan.name, path)
+}
+
+const labReset: LabReset = {
+  reset: resetAll,
+  used: () => (usedSinceReset = true),
+  settled: () => (resetting ? resetting.then(() => {}, () => {}) : Promise.resolve()),
+}
+
+/** Brings every guest back to its reset point (one reset at a time; callers during one share it). */
+function resetAll(ifUsed: boolean): Promise<{ reset: boolean; ms: number }> {
+  if (resetting) return resetting
+  if (ifUsed && !usedSinceReset) return Promise.resolve({ reset: false, ms: 0 })
+  resetting = (async () => {
+    const started = Date.now()
+    await Promise.all([...boots.values()].map(resetGuest))
+    usedSinceReset = false
+    return { reset: true, ms: Date.now() - started }
+  })().finally(() => (resetting = undefined))
+  return resetting
+}
+
+async function resetGuest(boot: GuestBoot): Promise<void> {
+  const name = boot.plan.name
+  // Connections to the old guest process end before anything is awaited, so that clients
+  // (an SSH pool kept by a worker) see it at once; those made from now on wait for the
+  // reset and reach the new one. Should its SSH fail too, that is news again.
+  for (const connection of forwarded.get(name) ?? []) connection.destroy()
+  sshFailureTold.delete(name)
+  await guests.get(name)?.terminate()
+  let failed = false
+  const guest = await bootGuest(boot, { restoreFrom: resetPoints.get(name), onRestoreFailed: () => (failed = true) })
+  // Without a usable saved state the guest was booted cold: save that for the next reset.
+  if (failed) resetPoints.delete(name)
+  if (!resetPoints.has(name)) await keepResetPoint(guest, boot)
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error).message ?? error).split('\n')[0]!
+}
+
+async function stop(): Promise<void> {
+  if (stopping) return
+  stopping = true
+  for (const server of servers) server.close()
+  await captures?.stopAll()
+  await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
+  runUndo()
+  if (runDir) rmSync(runDir, { recursive: true, force: true })
+  emit({ type: 'stopped' })
+  process.exit(0)
+}
+
+readJsonLines<SupervisorCommand>(process.stdin, (command) => {
+  if (command.type === 'start') start(command).catch((error: Error) => emit({ type: 'failed', message: error.message }))
+  else if (command.type === 'stop') void stop()
+  else if (command.type === 'snapshot-checked') verdictFor(command.guest).settle(command.problem)
+  else if (command.type === 'reset') {
+    const done = resetAll(false)
+    emit({ type: 'reset-started' })
+    done.then(
+      ({ ms }) => emit({ type: 'reset-done', ms }),
+      (error: Error) => emit({ type: 'reset-done', ms: 0, error: error.message }),
+    )
+  }
+})
+process.stdin.on('end', () => {
+  killAll()
+  process.exit(0)
+})
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop())
+process.on('exit', killAll)

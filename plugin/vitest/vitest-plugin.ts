@@ -1,0 +1,50 @@
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { LabConfig } from '../config/config.js'
+import { planLab } from '../config/lab-plan.js'
+import { RUN_LOGS_ROOT } from '../common/run-logs.js'
+import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js'
+
+// The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
+// config at once (a bad config fails before anything is created) and registers the
+// global setup that runs the lab.
+
+const GLOBAL_SETUP = fileURLToPath(new URL('./global-setup.js', import.meta.url))
+/** The package's own built files (dist/), wherever it is installed. */
+const OWN_FILES = new RegExp(`^${fileURLToPath(new URL('../..', import.meta.url)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
+
+export interface QemuLabPlugin {
+  name: string
+  /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
+  api: { labConfig: LabConfig }
+  config(config: { root?: string }): {
+    test: { globalSetup: string[]; provide: Record<string, ProvidedConfig>; server: { deps: { external: RegExp[] } }; fileParallelism?: boolean }
+    server: { watch: { ignored: string[] } }
+  }
+}
+
+export function qemuLab(config: LabConfig): QemuLabPlugin {
+  return {
+    name: 'vitest-qemu',
+    api: { labConfig: config },
+    config(userConfig) {
+      const root = resolve(userConfig.root ?? process.cwd())
+      planLab(config, { root })
+      // The global setup and the fixtures are imported by Node as they are, like any installed
+      // package, even from a linked or workspace copy outside node_modules: Vitest would
+      // otherwise transform them module by module (a quarter of a second before the lab starts).
+      const deps = { external: [OWN_FILES] }
+      const test = { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } }, server: { deps } }
+      // In watch mode, the run folders' logs, sockets and saved states are no changes to rerun for.
+      const server = { watch: { ignored: [`**/${RUN_LOGS_ROOT}/**`] } }
+      // Files that each reset the shared guests cannot run at the same time.
+      return { test: config.isolation === 'per-file' ? { ...test, fileParallelism: false } : test, server }
+    },
+  }
+}
+
+/** The lab config of a `qemuLab(...)` plugin; undefined for any other plugin. */
+export function labConfigOf(plugin: unknown): LabConfig | undefined {
+  const candidate = plugin as Partial<QemuLabPlugin> | null
+  return candidate?.name === 'vitest-qemu' ? candidate.api?.labConfig : undefined
+}
