@@ -3,7 +3,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startLab } from 'vitest-qemu'
 import { attachLab } from 'vitest-qemu/test'
-import { acceptRuleArgs } from '../plugin/supervisor/docker-trap.js'
+import { acceptRuleArgs } from '../plugin/common/forward-trap.js'
 import { BRIDGE_CONF, footprintOf, hostNetworkState, keepHostModeState, leftovers } from './support/host-state.js'
 
 // Host mode, the seed's way: a bridge in the host's namespace, guests attached by

@@ -1,9 +1,11 @@
 import { archProfiles } from '../config/arch.js'
-import { BRIDGE_HELPER } from '../lab/host-mode.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 
 // The QEMU command line of one guest. Pure: everything it needs is passed in, so the
 // exact command can be unit-tested and shown to users.
+
+/** QEMU's helper that attaches a guest to a bridge of the host (host mode). */
+export const BRIDGE_HELPER = '/usr/lib/qemu/qemu-bridge-helper'
 
 export interface QemuLaunch {
   accel: 'kvm' | 'tcg'

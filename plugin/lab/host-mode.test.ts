@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
-import { acceptRuleArgs, forwardDrops } from '../supervisor/docker-trap.js'
+import { acceptRuleArgs, forwardDrops } from '../common/forward-trap.js'
 import { allowedBridges } from './host-mode.js'
 
 test("reads qemu-bridge-helper's ACL: allow, deny, allow all, include, comments", () => {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { BRIDGE_HELPER } from '../common/qemu-args.js'
 import { runCommand } from '../common/run-command.js'
 import { contains, parseCidr, parseIpv4 } from '../config/ipv4.js'
 import type { LabPlan } from '../config/lab-plan.js'
@@ -9,7 +10,6 @@ import type { LabPlan } from '../config/lab-plan.js'
 // to reach guests from the host. Everything it needs is checked before anything is
 // created; system files are never edited, the user is told the exact line to add.
 
-export const BRIDGE_HELPER = '/usr/lib/qemu/qemu-bridge-helper'
 export const BRIDGE_CONF = '/etc/qemu/bridge.conf'
 
 /** Bridges the helper's ACL allows: `allow NAME`, `allow all`, `deny ...`, `include FILE`. */

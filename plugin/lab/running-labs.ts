@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { GuestDescriptor, LabDescriptor } from '../protocol/lab-descriptor.js'
 import { runtimeRoot } from '../common/runtime-dir.js'
-import { alive } from './sweep.js'
+import { alive } from '../common/run-ledger.js'
 
 // Labs that stay up for people to work in (`vitest-qemu up`, a failed run kept with
 // VITEST_QEMU_KEEP) publish their descriptor in their runtime folder, so `console` and

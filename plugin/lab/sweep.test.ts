@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, test } from 'vitest'
-import { sweepDeadRuns, writeLedger } from './sweep.js'
+import { writeLedger } from '../common/run-ledger.js'
+import { sweepDeadRuns } from './sweep.js'
 
 test('removes the folders of dead runs and never a live run', async () => {
   const root = mkdtempSync(join(tmpdir(), 'vq-sweep-'))
