@@ -1,7 +1,8 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { arch as hostArch, userInfo } from 'node:os'
-import { delimiter, dirname, join, relative, resolve } from 'node:path'
+import { dirname, relative, resolve } from 'node:path'
+import { which } from '../common/which.js'
 import { execa } from 'execa'
 import { archProfiles } from '../config/arch.js'
 import { cacheDir } from '../common/cache-dir.js'
@@ -490,23 +491,10 @@ export function firstLine(error: unknown): string {
 
 function toolsOnPath(tools: string[]): Set<string> {
   const found = new Set<string>()
-  for (const tool of tools) if (whichSync(tool)) found.add(tool)
+  for (const tool of tools) if (which(tool)) found.add(tool)
   return found
 }
 
-function whichSync(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue
-    const path = join(dir, tool)
-    try {
-      accessSync(path, constants.X_OK)
-      if (statSync(path).isFile()) return path
-    } catch {
-      // not in this folder
-    }
-  }
-  return undefined
-}
 
 async function run(command: string, args: string[]): Promise<{ ok: boolean; stdout: string; error: string }> {
   const result = await execa(command, args, { timeout: COMMAND_TIMEOUT_MS, reject: false, stdin: 'ignore' })
@@ -515,7 +503,7 @@ async function run(command: string, args: string[]): Promise<{ ok: boolean; stdo
 }
 
 async function qemuFacts(arch: Arch): Promise<QemuFacts> {
-  const path = whichSync(archProfiles[arch].qemuBinary)
+  const path = which(archProfiles[arch].qemuBinary)
   if (!path) return { arch, path, version: undefined }
   const result = await run(path, ['--version'])
   return { arch, path, version: result.ok ? { ok: true, line: result.stdout.split('\n')[0]!.trim() } : { ok: false, error: result.error } }
@@ -562,7 +550,7 @@ async function namespaceFacts(isRoot: boolean, haveIp: boolean): Promise<Namespa
 }
 
 async function forwardRules(): Promise<{ ok: true; rules: string } | { ok: false; error: string }> {
-  if (!whichSync('iptables')) return { ok: false, error: 'iptables not found' }
+  if (!which('iptables')) return { ok: false, error: 'iptables not found' }
   const listed = await run('iptables', ['-S', 'FORWARD'])
   return listed.ok ? { ok: true, rules: listed.stdout } : { ok: false, error: listed.error }
 }

@@ -1,3 +1,5 @@
+import { escapeRegExp } from './regex-escape.js'
+
 // Logging: short progress lines on stderr, prefixed so they read well between
 // Vitest's own output; details only under DEBUG=vitest-qemu* (or a sub-namespace).
 
@@ -10,7 +12,7 @@ export function info(message: string): void {
 
 function debugEnabled(namespace: string): boolean {
   const patterns = (process.env.DEBUG ?? '').split(/[\s,]+/).filter(Boolean)
-  return patterns.some((pattern) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(namespace))
+  return patterns.some((pattern) => new RegExp(`^${escapeRegExp(pattern).replaceAll('\\*', '.*')}$`).test(namespace))
 }
 
 export type Debug = (message: string) => void

@@ -1,5 +1,6 @@
 import { archProfiles } from '../config/arch.js'
 import type { GuestPlan } from '../config/lab-plan.js'
+import { shellQuote } from './shell-quote.js'
 
 // The QEMU command line of one guest. Pure: everything it needs is passed in, so the
 // exact command can be unit-tested and shown to users.
@@ -81,6 +82,6 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   // connection then waited, seconds or, on a busy host, a minute.
   if (guest.defaultImage) args.push('-device', 'virtio-rng-pci')
   args.push(...guest.qemuArgs)
-  if (launch.incoming) args.push('-incoming', `exec:cat '${launch.incoming.replace(/'/g, `'\\''`)}'`)
+  if (launch.incoming) args.push('-incoming', `exec:cat ${shellQuote(launch.incoming)}`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }
 }

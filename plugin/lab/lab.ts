@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { which } from '../common/which.js'
 import { appendFile, copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
@@ -272,25 +273,14 @@ async function stopSupervisor(child: ChildProcess): Promise<void> {
 async function checkHostTools(plan: LabPlan): Promise<void> {
   const problems: string[] = []
   for (const binary of new Set(plan.guests.map((guest) => archProfiles[guest.arch]))) {
-    if (!onPath(binary.qemuBinary)) problems.push(`${binary.qemuBinary} is not installed (Debian/Ubuntu: apt-get install ${binary.debianPackage})`)
+    if (!which(binary.qemuBinary)) problems.push(`${binary.qemuBinary} is not installed (Debian/Ubuntu: apt-get install ${binary.debianPackage})`)
   }
   for (const tool of ['ip', 'unshare', 'setpriv']) {
-    if (!onPath(tool)) problems.push(`${tool} is not installed (Debian/Ubuntu: apt-get install ${tool === 'ip' ? 'iproute2' : 'util-linux'})`)
+    if (!which(tool)) problems.push(`${tool} is not installed (Debian/Ubuntu: apt-get install ${tool === 'ip' ? 'iproute2' : 'util-linux'})`)
   }
   if (problems.length > 0) throw new Error(`vitest-qemu: this machine lacks what the lab needs:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
 }
 
-function onPath(command: string): boolean {
-  const dirs = (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat('/usr/sbin', '/sbin')
-  return dirs.some((dir) => {
-    try {
-      accessSync(join(dir || '.', command), constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
 
 async function diskFormat(path: string): Promise<'raw' | 'qcow2'> {
   const handle = await open(path, 'r')

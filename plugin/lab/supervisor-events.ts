@@ -14,10 +14,15 @@ export function supervisorEvents(child: ChildProcess): EventStream {
   const queue: SupervisorEvent[] = []
   let wake: (() => void) | undefined
   let exited: string | undefined
-  readJsonLines<SupervisorEvent>(child.stdout!, (event) => {
-    queue.push(event)
-    wake?.()
-  })
+  readJsonLines<SupervisorEvent>(
+    child.stdout!,
+    (event) => {
+      queue.push(event)
+      wake?.()
+    },
+    // Anything else the supervisor's stdout carries (a stray write) is shown, never fatal.
+    { onMalformed: (problem) => info(`the supervisor wrote something that is not an event: ${problem}`) },
+  )
   child.on('exit', (code, signal) => {
     exited = `the supervisor exited (${signal ?? `code ${code}`})`
     wake?.()

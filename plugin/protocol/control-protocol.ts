@@ -16,4 +16,5 @@ export type ControlRequest =
   | { id: number; op: 'capture.stop'; name: string }
   | { id: number; op: 'lab.reset'; ifUsed: boolean }
 
+/** An answer, by the request's id; id 0 answers a line that could not be read as a request. */
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }

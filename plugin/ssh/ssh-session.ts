@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import ssh2, { type ConnectConfig } from 'ssh2'
 import { TimeoutError } from '../common/deadline.js'
+import { shellQuote } from '../common/shell-quote.js'
 
 // An SSH connection to a guest (ssh2): stdout, stderr and exit code kept apart, any
 // number of commands at once, files in and out. Reaches the guest over any stream,
@@ -113,7 +114,7 @@ export class SshSession {
   /** Copies a local file to the guest (through `cat`, which every image has). */
   put(localPath: string, remotePath: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.client.exec(`cat > '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
+      this.client.exec(`cat > ${shellQuote(remotePath)}`, (error, stream) => {
         if (error) return reject(error)
         let exitCode: number | undefined
         stream.on('exit', (code: number) => (exitCode = code))
@@ -126,7 +127,7 @@ export class SshSession {
 
   get(remotePath: string, localPath: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.client.exec(`cat '${remotePath.replace(/'/g, `'\\''`)}'`, (error, stream) => {
+      this.client.exec(`cat ${shellQuote(remotePath)}`, (error, stream) => {
         if (error) return reject(error)
         let exitCode: number | undefined
         const stderr: Buffer[] = []

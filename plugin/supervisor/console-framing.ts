@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { shellQuote } from '../common/shell-quote.js'
 
 // Framing of a command typed into a serial console, so that console noise cannot break
 // it:
@@ -44,7 +45,7 @@ function commandLines(command: string, file: string): { upload: string; run: str
   const characters = Array.from(command)
   const pieces: string[] = []
   for (let at = 0; at < characters.length; at += 200) pieces.push(characters.slice(at, at + 200).join(''))
-  const upload = pieces.map((piece) => `printf '%s' '${piece.replace(/'/g, `'\\''`)}' >> ${file}\n`).join('')
+  const upload = pieces.map((piece) => `printf '%s' ${shellQuote(piece)} >> ${file}\n`).join('')
   return { upload: `rm -f ${file}\n${upload}`, run: `. ${file}` }
 }
 

@@ -23,6 +23,9 @@ export interface LabReset {
   settled(): Promise<void>
 }
 
+/** Longest request line: commands and text typed into consoles, never megabytes. */
+const MAX_REQUEST_LENGTH = 16 * 1024 * 1024
+
 export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
@@ -41,7 +44,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
       )
-    })
+    }, { maxLineLength: MAX_REQUEST_LENGTH, onMalformed: (problem) => reply({ id: 0, ok: false, error: `vitest-qemu: a malformed request was ignored: ${problem}` }) })
   })
   server.listen(path)
   return server

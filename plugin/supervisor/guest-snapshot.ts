@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from '../common/deadline.js'
 import type { QmpClient } from './qmp-client.js'
 import type { SerialConsole } from './serial-console.js'
+import { shellQuote } from '../common/shell-quote.js'
 
 // Saving a running guest's state through QMP, and bringing a restored one back to the
 // present. QEMU 7.2 has no file: migration target, so the state goes through `cat`.
@@ -66,6 +67,3 @@ export async function bringToPresent(console: SerialConsole, timeoutMs: number):
   if (result.stdout.includes('vq-base64')) console.encoding = 'base64'
 }
 
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`
-}

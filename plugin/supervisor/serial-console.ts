@@ -1,9 +1,10 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { type FrameEncoding, type FramedResult, frameCommand, parseFrame } from './console-framing.js'
+import { connectWithRetry } from '../common/connect-retry.js'
 import { TimeoutError } from '../common/deadline.js'
+import { escapeRegExp } from '../common/regex-escape.js'
 
 // The one owner of a guest's serial console. Every byte from boot to teardown goes to
 // the transcript file and to an in-memory buffer addressed by position; `expect` waits
@@ -46,19 +47,7 @@ export class SerialConsole {
 
   /** Connects to QEMU's serial socket, retrying while QEMU has not created it yet. */
   async attach(deadline: number): Promise<void> {
-    for (;;) {
-      try {
-        this.socket = await new Promise<Socket>((resolve, reject) => {
-          const socket = connect(this.socketPath)
-          socket.once('connect', () => resolve(socket))
-          socket.once('error', reject)
-        })
-        break
-      } catch (error) {
-        if (Date.now() > deadline) throw new TimeoutError(`${this.guest}: could not connect to the serial console socket ${this.socketPath}: ${(error as Error).message}`)
-        await sleep(20)
-      }
-    }
+    this.socket = await connectWithRetry(this.socketPath, { deadline, what: `${this.guest}: could not connect to the serial console socket ${this.socketPath}` })
     this.socket.on('data', (data: Buffer) => {
       this.transcript.write(data)
       const chunk = this.decoder.write(data)
@@ -100,7 +89,7 @@ export class SerialConsole {
   /** Waits until `pattern` appears at or after `from`. */
   async expect(pattern: RegExp | string, options: ExpectOptions): Promise<ExpectMatch> {
     const from = options.from ?? this.position
-    const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern
+    const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : pattern
     return this.waitFor(() => {
       const rest = this.text.slice(from)
       const found = regex.exec(rest)

@@ -288,7 +288,7 @@ readJsonLines<SupervisorCommand>(process.stdin, (command) => {
       (error: Error) => emit({ type: 'reset-done', ms: 0, error: error.message }),
     )
   }
-})
+}, { onMalformed: (problem) => process.stderr.write(`vitest-qemu supervisor: ignored a command from the test process: ${problem}\n`) })
 process.stdin.on('end', () => {
   killAll()
   process.exit(0)

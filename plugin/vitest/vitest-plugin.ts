@@ -4,6 +4,7 @@ import type { LabConfig } from '../config/config.js'
 import { planLab } from '../config/lab-plan.js'
 import { RUN_LOGS_ROOT } from '../common/run-logs.js'
 import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js'
+import { escapeRegExp } from '../common/regex-escape.js'
 
 // The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
 // config at once (a bad config fails before anything is created) and registers the
@@ -11,7 +12,7 @@ import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js
 
 const GLOBAL_SETUP = fileURLToPath(new URL('./global-setup.js', import.meta.url))
 /** The package's own built files (dist/), wherever it is installed. */
-const OWN_FILES = new RegExp(`^${fileURLToPath(new URL('../..', import.meta.url)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
+const OWN_FILES = new RegExp(`^${escapeRegExp(fileURLToPath(new URL('../..', import.meta.url)))}`)
 
 export interface QemuLabPlugin {
   name: string
