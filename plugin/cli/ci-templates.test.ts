@@ -17,8 +17,8 @@ const templates = {
   github: readFileSync(join(root, 'docs', 'ci', 'github-actions.yml'), 'utf8'),
   gitlab: readFileSync(join(root, 'docs', 'ci', 'gitlab-ci.yml'), 'utf8'),
 }
-/** The CLI's own usage text (`--help` prints it on stderr): the commands it dispatches. */
-const usage = spawnSync(process.execPath, [join(root, 'dist', 'plugin', 'cli.js'), '--help'], { encoding: 'utf8' }).stderr
+/** The CLI's own usage text (`--help` prints it): the commands it dispatches. */
+const usage = spawnSync(process.execPath, [join(root, 'dist', 'plugin', 'cli.js'), '--help'], { encoding: 'utf8' }).stdout
 
 /** Debian packages the project's own set-up installs: real names, known to work together. */
 const setupPackages = /packages=\(([^)]*)\)/.exec(readFileSync(join(root, 'scripts', 'setup.sh'), 'utf8'))![1]!.split(/\s+/).filter(Boolean)

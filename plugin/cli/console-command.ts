@@ -1,5 +1,4 @@
 import { connect, type Socket } from 'node:net'
-import type { AttachArgs } from './cli-args.js'
 import { DETACH_KEY_NAME, splitAtDetachKey } from '../common/detach-key.js'
 import { chooseRunningLab, guestOf, runningLabs } from '../lab/running-labs.js'
 
@@ -7,7 +6,7 @@ import { chooseRunningLab, guestOf, runningLabs } from '../lab/running-labs.js'
 // both ways, through the supervisor's console socket. Ctrl-] detaches and leaves the
 // guest and the lab running. Ends with 0 on detach, 1 when the lab goes away.
 
-export async function attachConsole(args: AttachArgs): Promise<number> {
+export async function attachConsole(args: { guest: string; run?: string }): Promise<number> {
   const lab = chooseRunningLab(runningLabs(), args.run)
   const guest = guestOf(lab, args.guest)
   const socket = await new Promise<Socket>((resolve, reject) => {

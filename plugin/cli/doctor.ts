@@ -589,22 +589,8 @@ function groupName(gid: number): string | undefined {
 
 // ---- the command ----
 
-/** `doctor [--json] [--config <file>] [--project <name>]`; returns the exit code. */
-export async function doctorCommand(args: string[]): Promise<number> {
-  const options: DoctorOptions = {}
-  let json = false
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    const value = args[i + 1]
-    if (arg === '--json') json = true
-    else if ((arg === '--config' || arg === '--project') && value !== undefined) {
-      options[arg === '--config' ? 'config' : 'project'] = value
-      i++
-    } else {
-      console.error(`vitest-qemu doctor: unexpected argument ${JSON.stringify(arg)}\nusage: vitest-qemu doctor [--json] [--config <file>] [--project <name>]`)
-      return 2
-    }
-  }
+/** `doctor`: prints the checks (as JSON with `json`); returns the exit code. */
+export async function doctorCommand({ json, ...options }: DoctorOptions & { json: boolean }): Promise<number> {
   const checks = await runDoctor(options)
   const who = process.getuid?.() === 0 ? 'as root' : `as ${userInfo().username} (not root)`
   process.stdout.write(json ? formatJson(checks) : formatReport(checks, `vitest-qemu doctor, ${who}, on this ${hostArch()} host:`))

@@ -16,26 +16,7 @@ export interface GraphOptions {
   out?: string
 }
 
-export const graphUsage = 'graph [--config file] [--project name] [--format mermaid|svg] [--out file]'
-
-export function parseGraphArgs(args: string[]): GraphOptions {
-  const options: GraphOptions = { format: 'mermaid' }
-  for (let index = 0; index < args.length; index++) {
-    const flag = args[index]!
-    const value = args[index + 1]
-    if (!['--config', '--project', '--format', '--out'].includes(flag)) throw new Error(`vitest-qemu graph: unknown argument ${JSON.stringify(flag)}; usage: vitest-qemu ${graphUsage}`)
-    if (value === undefined || value.startsWith('--')) throw new Error(`vitest-qemu graph: ${flag} needs a value`)
-    index++
-    if (flag === '--format') {
-      if (value !== 'mermaid' && value !== 'svg') throw new Error(`vitest-qemu graph: --format must be mermaid or svg, got ${JSON.stringify(value)}`)
-      options.format = value
-    } else options[flag.slice(2) as 'config' | 'project' | 'out'] = value
-  }
-  return options
-}
-
-export async function graphCommand(args: string[], cwd = process.cwd()): Promise<number> {
-  const options = parseGraphArgs(args)
+export async function graphCommand(options: GraphOptions, cwd = process.cwd()): Promise<number> {
   const configFile = options.config ? resolve(cwd, options.config) : findConfigFile(cwd)
   const lab = selectLab(await loadProjectLabs(configFile), options.project, configFile)
   // Image files need not exist yet to draw the topology (a Yocto build still to come).

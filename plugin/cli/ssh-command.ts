@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { openForward } from '../protocol/forward-client.js'
 import { constants } from 'node:os'
 import ssh2, { type ClientChannel } from 'ssh2'
-import type { AttachArgs } from './cli-args.js'
 import type { GuestDescriptor } from '../protocol/lab-descriptor.js'
 import { chooseRunningLab, guestOf, runningLabs } from '../lab/running-labs.js'
 
@@ -12,7 +11,14 @@ import { chooseRunningLab, guestOf, runningLabs } from '../lab/running-labs.js'
 // run's key. Ends with the remote exit status (128 + signal number when killed by a
 // signal), 255 when the connection fails, as OpenSSH's ssh does.
 
-export async function sshToGuest(args: AttachArgs): Promise<number> {
+export interface SshArgs {
+  guest: string
+  run?: string
+  /** A command to run instead of a shell, words joined by spaces (as OpenSSH does). */
+  command?: string
+}
+
+export async function sshToGuest(args: SshArgs): Promise<number> {
   const lab = chooseRunningLab(runningLabs(), args.run)
   const guest = guestOf(lab, args.guest)
   const { ssh } = guest

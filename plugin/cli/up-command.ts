@@ -1,5 +1,4 @@
 import { resolve } from 'node:path'
-import type { UpArgs } from './cli-args.js'
 import { publishAndDescribe, untilStopRequested } from '../lab/hold-lab.js'
 import { type StartedLab, startLab } from '../lab/lab.js'
 import { findConfigFile, loadProjectLabs, selectLab } from './load-config.js'
@@ -9,6 +8,11 @@ import { info } from '../common/log.js'
 // or SIGTERM, for `console` and `ssh` in other terminals. Ends with 0 once the lab is
 // stopped; 130 when interrupted before the lab was up, or at a second Ctrl-C (the
 // supervisor then removes everything by itself, as after any crash of its parent).
+
+export interface UpArgs {
+  config?: string
+  project?: string
+}
 
 export async function up(args: UpArgs): Promise<number> {
   const configFile = args.config ? resolve(args.config) : findConfigFile(process.cwd())
