@@ -1,8 +1,7 @@
 // Channel benchmark (a script, not a test): boots the seed lab, then prints the median
 // round trip of a trivial command over the serial console and over SSH, and each
 // guest's boot-to-ready time per stage.   npm run bench:channels [-- --rounds 50]
-import { startLab } from '../dist/plugin/index.js'
-import { attachLab } from '../dist/fixtures/lab-handle.js'
+import { attachLab, startLab } from '../dist/index.js'
 import { median } from './median.mjs'
 
 const roundsAt = process.argv.indexOf('--rounds')

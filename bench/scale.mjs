@@ -10,8 +10,7 @@
 import { readdirSync, readFileSync, readlinkSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensureDefaultImage, startLab } from '../dist/plugin/index.js'
-import { attachLab } from '../dist/fixtures/lab-handle.js'
+import { attachLab, ensureDefaultImage, startLab } from '../dist/index.js'
 import { median } from './median.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')

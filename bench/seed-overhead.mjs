@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensureDefaultImage } from '../dist/plugin/index.js'
+import { ensureDefaultImage } from '../dist/index.js'
 import { median } from './median.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')

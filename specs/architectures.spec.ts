@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, test } from 'vitest'
-import { type StartedLab, defaultImagePaths, ensureDefaultImage, startLab } from 'vitest-qemu'
-import { type Lab, attachLab } from 'vitest-qemu/test'
+import { type Lab, type StartedLab, attachLab, defaultImagePaths, ensureDefaultImage, startLab } from 'vitest-qemu'
 import { expect } from 'vitest-qemu/test'
 
 // One bridge, four architectures: the default x86_64, aarch64 and armhf images, and an

@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startLab } from 'vitest-qemu'
-import { attachLab } from 'vitest-qemu/test'
+import { attachLab, startLab } from 'vitest-qemu'
 import { acceptRuleArgs } from '../plugin/common/forward-trap.js'
 import { BRIDGE_CONF, footprintOf, hostNetworkState, keepHostModeState, leftovers } from './support/host-state.js'
 

@@ -71,3 +71,20 @@ test("the README's Quickstart, pasted into an empty directory, gives a green run
   expect(output).toMatch(/Tests +1 passed \(1\)/)
   expect(output).toContain('lab ready in')
 })
+
+test("the README's engine example runs under plain Node, without Vitest", { timeout: 120_000 }, async () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8')
+  const section = /^### `import \{ qemuLab, startLab \} from 'vitest-qemu'`\n([\s\S]*?)(?=^##)/m.exec(readme)?.[1]
+  const example = section && /^```ts\n([\s\S]*?)^```$/m.exec(section)?.[1]
+  expect(example, 'the README has the engine example').toBeTruthy()
+  // Its `{...}` placeholders become a one-guest lab; the rest runs as written.
+  const script = example!.replace('{ bridges: {...}, guests: {...} }', "{ bridges: { br0: { subnet: '10.47.0.0/24' } }, guests: { guestA: { bridge: 'br0', ip: '10.47.0.2' } } }")
+  expect(script).not.toContain('...')
+  // Inside the package's folder, so that `vitest-qemu` resolves to this package (self-reference).
+  const dir = join(repo, '.vitest-qemu', 'engine-example')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'example.mjs'), script)
+  const run = await execa(process.execPath, [join(dir, 'example.mjs')], { cwd: dir, reject: false, all: true, timeout: 100_000 })
+  expect(run.exitCode, run.all).toBe(0)
+  expect(run.stdout).toContain('inet 10.47.0.2/24')
+})

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, test } from 'vitest'
-import { type LabConfig, type StartedLab, startLab } from 'vitest-qemu'
-import { attachLab, expect } from 'vitest-qemu/test'
+import { attachLab, type LabConfig, type StartedLab, startLab } from 'vitest-qemu'
+import { expect } from 'vitest-qemu/test'
 import { cacheDir } from '../plugin/common/cache-dir.js'
 
 // Snapshots: the first run boots its guests and saves them; later runs restore them.
