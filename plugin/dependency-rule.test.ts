@@ -12,14 +12,15 @@ const root = join(import.meta.dirname, '..')
 const mayImport: Record<string, string[]> = {
   'plugin/config': ['plugin/config'],
   'plugin/common': ['plugin/common', 'plugin/config'],
-  'plugin/protocol': ['plugin/protocol', 'plugin/common', 'plugin/config'],
+  'plugin/qemu': ['plugin/qemu', 'plugin/common', 'plugin/config'],
+  'plugin/protocol': ['plugin/protocol', 'plugin/qemu', 'plugin/common', 'plugin/config'],
   'plugin/ssh': ['plugin/ssh', 'plugin/protocol', 'plugin/common'],
   'plugin/images': ['plugin/images', 'plugin/common', 'plugin/config'],
   // The supervisor's SSH readiness stage is a handshake made with the SSH client.
-  'plugin/supervisor': ['plugin/supervisor', 'plugin/ssh', 'plugin/protocol', 'plugin/common', 'plugin/config'],
-  'plugin/lab': ['plugin/lab', 'plugin/images', 'plugin/protocol', 'plugin/common', 'plugin/config'],
+  'plugin/supervisor': ['plugin/supervisor', 'plugin/ssh', 'plugin/protocol', 'plugin/qemu', 'plugin/common', 'plugin/config'],
+  'plugin/lab': ['plugin/lab', 'plugin/images', 'plugin/protocol', 'plugin/qemu', 'plugin/common', 'plugin/config'],
   'plugin/vitest': ['plugin/vitest', 'plugin/lab', 'plugin/protocol', 'plugin/common', 'plugin/config'],
-  'plugin/cli': ['plugin/cli', 'plugin/vitest', 'plugin/lab', 'plugin/ssh', 'plugin/images', 'plugin/protocol', 'plugin/common', 'plugin/config'],
+  'plugin/cli': ['plugin/cli', 'plugin/vitest', 'plugin/lab', 'plugin/ssh', 'plugin/images', 'plugin/protocol', 'plugin/qemu', 'plugin/common', 'plugin/config'],
   fixtures: ['fixtures', 'plugin/ssh', 'plugin/protocol', 'plugin/common'],
   // The entry points (plugin/index.ts, plugin/cli.ts): anything of plugin/, never the worker side.
   plugin: ['plugin'],
@@ -32,6 +33,7 @@ const VITEST_AND_CLI = ['vitest', 'vite', '@vitest/']
 const mustNotLoad: Record<string, string[]> = {
   'plugin/config': VITEST_AND_CLI,
   'plugin/common': VITEST_AND_CLI,
+  'plugin/qemu': VITEST_AND_CLI,
   'plugin/protocol': VITEST_AND_CLI,
   'plugin/supervisor': VITEST_AND_CLI,
   'plugin/images': VITEST_AND_CLI,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { sha256OfFile } from '../common/snapshot-store.js'
+import { sha256OfFile } from '../qemu/snapshot-store.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 
 // SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB), remembered in

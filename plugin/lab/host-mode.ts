@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { BRIDGE_HELPER } from '../common/qemu-args.js'
+import { BRIDGE_HELPER } from '../qemu/qemu-args.js'
 import { runCommand } from '../common/run-command.js'
 import { contains, parseCidr, parseIpv4 } from '../config/ipv4.js'
 import type { LabPlan } from '../config/lab-plan.js'

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { runCommand } from '../common/run-command.js'
 import type { GuestPlan } from '../config/lab-plan.js'
-import { type QemuLaunch, qemuCommand } from '../common/qemu-args.js'
+import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
 import { fileHash } from './file-hash-memo.js'
-import { findSnapshot, snapshotDir, snapshotKey } from '../common/snapshot-store.js'
+import { findSnapshot, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
 import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
 
 // Decides, per guest, whether a run restores a snapshot or saves one: computes the key

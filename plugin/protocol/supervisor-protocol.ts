@@ -1,5 +1,5 @@
 import type { LabPlan } from '../config/lab-plan.js'
-import type { QemuLaunch } from '../common/qemu-args.js'
+import type { QemuLaunch } from '../qemu/qemu-args.js'
 
 // Messages between the test process and its supervisor: JSON lines on the
 // supervisor's stdin (commands) and stdout (events). Closing stdin means "die now".

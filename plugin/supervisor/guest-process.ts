@@ -7,11 +7,11 @@ import { TimeoutError } from '../common/deadline.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
-import { qemuCommand } from '../common/qemu-args.js'
+import { qemuCommand } from '../qemu/qemu-args.js'
 import { QmpClient } from './qmp-client.js'
 import { SerialConsole } from './serial-console.js'
 import type { GuestFiles, Stage } from '../protocol/supervisor-protocol.js'
-import type { QemuLaunch } from '../common/qemu-args.js'
+import type { QemuLaunch } from '../qemu/qemu-args.js'
 
 // One guest inside the supervisor: its QEMU process, the console and QMP it owns, and
 // the staged wait until it is ready. A kernel panic or QEMU exiting ends the wait at

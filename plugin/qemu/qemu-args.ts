@@ -1,6 +1,6 @@
 import { archProfiles } from '../config/arch.js'
 import type { GuestPlan } from '../config/lab-plan.js'
-import { shellQuote } from './shell-quote.js'
+import { shellQuote } from '../common/shell-quote.js'
 
 // The QEMU command line of one guest. Pure: everything it needs is passed in, so the
 // exact command can be unit-tested and shown to users.
