@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path'
 import type { Arch } from '../config/config.js'
 import { cacheDir } from '../common/cache-dir.js'
 import { info, seconds } from '../common/log.js'
-import { etcFiles, initStage1, initStage2 } from './guest-init.js'
+import { agentScript, etcFiles, initStage1, initStage2 } from './guest-init.js'
 import type { Recipe } from './image-build.js'
 
 // The embedded default guest: a Debian kernel, busybox and dropbear, assembled into an
@@ -14,8 +14,9 @@ import type { Recipe } from './image-build.js'
 
 // Modules the guest loads at boot (those a kernel has built in are skipped): virtio for
 // the NIC and the disk, ext4 and the crc32c it asks for at mount time (not a dependency
-// modules.dep knows of) for the root disk form, netem for fault injection.
-const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng', 'crc32c_generic', 'ext4', 'sch_netem']
+// modules.dep knows of) for the root disk form, netem for fault injection, virtio_console
+// for the agent's private channel.
+const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng', 'virtio_console', 'crc32c_generic', 'ext4', 'sch_netem']
 // busybox for the shell and tools, dropbear for SSH, iproute2's tc because busybox's knows no netem.
 const packages = ['busybox-static', 'dropbear-bin', 'iproute2']
 const programs = ['bin/busybox', 'usr/sbin/dropbear', 'usr/bin/dropbearkey', 'sbin/tc']
@@ -55,7 +56,7 @@ export interface DefaultImage {
 export function defaultImageKey(arch: Arch): string {
   const recipe = recipes[arch]
   return createHash('sha256')
-    .update(JSON.stringify({ RECIPE_VERSION, arch, recipe, initStage1, initStage2, etcFiles }))
+    .update(JSON.stringify({ RECIPE_VERSION, arch, recipe, initStage1, initStage2, agentScript, etcFiles }))
     .digest('hex')
     .slice(0, 16)
 }

@@ -79,8 +79,82 @@ if [ -x /usr/sbin/dropbear ]; then
   chmod 600 /root/.ssh/authorized_keys 2>/dev/null
   /usr/sbin/dropbear -R -s -p 22
 fi
+[ -x /sbin/vq-agent ] && /sbin/vq-agent </dev/null >/dev/null 2>&1 &
 echo "vitest-qemu-guest: ready"
 exec /bin/busybox init
+`
+
+/**
+ * /sbin/vq-agent: the private command channel, a virtio-serial port that carries no
+ * kernel messages, no getty and no echo, and no network traffic. A command's stdout is
+ * the port itself, so a process it leaves running in the background should have its
+ * output redirected (`daemon >/var/log/daemon.log 2>&1 &`). Requests, one per
+ * command: "X ID N" then the command's N lines. Answers: "VQA:ID:S", stdout's bytes,
+ * "VQA:ID:E", stderr's bytes, "VQA:ID:X:CODE". "P ID" is answered "VQA:ID:P" (the host's
+ * ping). On a second port, "K ID" ends the command ID and everything it started.
+ * A shell script for busybox ash (or any POSIX sh with pgrep): an own image can run it.
+ */
+export const agentScript = `#!/bin/sh
+export HOME=/root PATH=/sbin:/bin:/usr/sbin:/usr/bin
+port() {
+  for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = "$1" ] && echo "/dev/\${p##*/}" && return
+  done
+}
+tries=0
+while [ -z "$(port org.vitest-qemu.agent)" ] && [ $tries -lt 50 ]; do sleep 0.1; tries=$((tries + 1)); done
+a=$(port org.vitest-qemu.agent)
+k=$(port org.vitest-qemu.agent-control)
+[ -n "$a" ] || exit 0
+d=/run/vq-agent
+mkdir -p $d
+killtree() {
+  for c in $(pgrep -P "$1"); do killtree "$c"; done
+  kill -9 "$1" 2>/dev/null
+}
+if [ -n "$k" ]; then
+  (
+    while :; do
+      while read -r op id; do
+        [ "$op" = K ] || continue
+        read -r cur pid < $d/current
+        [ "$cur" = "$id" ] && [ -n "$pid" ] && killtree "$pid"
+      done < "$k"
+      # The host side was closed (a restore, a reconnect): read again once it is back.
+      sleep 0.2
+    done
+  ) &
+fi
+while :; do
+  exec 3<>"$a"
+  while IFS=' ' read -r vqa_op vqa_id vqa_n <&3; do
+    case "$vqa_op" in
+      P) printf 'VQA:%s:P\\n' "$vqa_id" >&3 ;;
+      X)
+        vqa_cmd=
+        vqa_i=0
+        while [ $vqa_i -lt "$vqa_n" ] && IFS= read -r vqa_line <&3; do
+          if [ $vqa_i -eq 0 ]; then vqa_cmd=$vqa_line; else vqa_cmd="$vqa_cmd
+$vqa_line"; fi
+          vqa_i=$((vqa_i + 1))
+        done
+        # stdout goes straight to the port (a file and a cat would cost a program's start);
+        # stderr to a file, sent after it.
+        printf 'VQA:%s:S\\n' "$vqa_id" >&3
+        ( unset vqa_id vqa_op vqa_n vqa_i vqa_line; cd /root; eval "$vqa_cmd" ) </dev/null >&3 2>$d/e 3>&- &
+        echo "$vqa_id $!" > $d/current
+        wait $!
+        vqa_rc=$?
+        : > $d/current
+        printf 'VQA:%s:E\\n' "$vqa_id" >&3
+        [ -s $d/e ] && cat $d/e >&3
+        printf 'VQA:%s:X:%s\\n' "$vqa_id" "$vqa_rc" >&3
+        ;;
+    esac
+  done
+  exec 3<&-
+  sleep 0.2
+done
 `
 
 export const inittab = `::respawn:/bin/cttyhack /bin/sh -l

@@ -102,6 +102,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         dir,
         serialSocket: join(dir, 'serial.sock'),
         qmpSocket: join(dir, 'qmp.sock'),
+        agent: guest.defaultImage ? { commandSocket: join(dir, 'agent.sock'), controlSocket: join(dir, 'agent-control.sock') } : undefined,
         forwardSocket: join(dir, 'forward.sock'),
         consoleSocket: join(dir, 'console.sock'),
         transcript: join(logDir, `${guest.name}.console.log`),
@@ -118,7 +119,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         await copyFile(image.initrd, initrd)
         await appendFile(initrd, overlay)
         if (snapshots) initrdIdentity = `${await fileHash(image.initrd, cache)} ${createHash('sha256').update(overlay).digest('hex')}`
-        launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket }
+        launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket, agent: files.agent }
       } else {
         launch = {
           accel: 'tcg',
@@ -212,6 +213,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           transcript: files.transcript,
           forwardSocket: files.forwardSocket,
           consoleSocket: files.consoleSocket,
+          agent: files.agent !== undefined,
           ssh: guest.ssh
             ? { user: guest.ssh.user, password: guest.ssh.password, privateKeyPath: guest.defaultImage ? privateKeyPath : guest.ssh.privateKey, port: guest.ssh.port ?? 22 }
             : false,

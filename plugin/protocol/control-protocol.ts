@@ -3,6 +3,8 @@
 
 export type ControlRequest =
   | { id: number; op: 'serial.exec'; guest: string; command: string; timeout: number }
+  /** Over the guest agent's private channel; answered with a WireExecResult. */
+  | { id: number; op: 'agent.exec'; guest: string; command: string; timeout: number }
   | { id: number; op: 'serial.send'; guest: string; text: string }
   | { id: number; op: 'serial.expect'; guest: string; source: string; flags: string; from?: number; timeout: number }
   | { id: number; op: 'serial.position'; guest: string }
@@ -17,4 +19,7 @@ export type ControlRequest =
   | { id: number; op: 'lab.reset'; ifUsed: boolean }
 
 /** An answer, by the request's id; id 0 answers a line that could not be read as a request. */
-export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string }
+export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; code?: ControlErrorCode }
+
+/** Errors a client acts on: `agent-unavailable` (the guest has no agent, or it stopped answering: use another channel). */
+export type ControlErrorCode = 'agent-unavailable'

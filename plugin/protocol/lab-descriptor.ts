@@ -19,6 +19,8 @@ export interface GuestDescriptor {
   forwardSocket: string
   /** The serial console as a stream for a terminal: write "ROWS COLS\n", then read and type (`vitest-qemu console`). */
   consoleSocket: string
+  /** It runs the guest agent (default images): commands over a private virtio-serial channel. */
+  agent: boolean
   ssh: { user: string; password?: string; privateKeyPath?: string; port: number } | false
   qemuPid: number
   /** Milliseconds from QEMU's start until each boot stage was ready. */

@@ -11,6 +11,8 @@ export interface GuestFiles {
   dir: string
   serialSocket: string
   qmpSocket: string
+  /** The guest agent's ports (default images only). */
+  agent?: { commandSocket: string; controlSocket: string }
   forwardSocket: string
   /** The console for an interactive terminal (see console-attach-server.ts). */
   consoleSocket: string

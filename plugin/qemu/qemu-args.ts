@@ -5,6 +5,10 @@ import { shellQuote } from '../common/shell-quote.js'
 // The QEMU command line of one guest. Pure: everything it needs is passed in, so the
 // exact command can be unit-tested and shown to users.
 
+/** The names the guest agent finds its virtio-serial ports by. */
+export const AGENT_PORT = 'org.vitest-qemu.agent'
+export const AGENT_CONTROL_PORT = 'org.vitest-qemu.agent-control'
+
 /** QEMU's helper that attaches a guest to a bridge of the host (host mode). */
 export const BRIDGE_HELPER = '/usr/lib/qemu/qemu-bridge-helper'
 
@@ -17,6 +21,8 @@ export interface QemuLaunch {
   rootfs?: { path: string; format: 'raw' | 'qcow2' }
   serialSocket: string
   qmpSocket: string
+  /** The agent's virtio-serial ports (default images): commands, and the port that interrupts them. */
+  agent?: { commandSocket: string; controlSocket: string }
   /** A saved state to restore instead of booting (see snapshot-store.ts). */
   incoming?: string
   /** The guest's state will be saved (snapshots, resets). */
@@ -81,6 +87,13 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   // random generator is not ready until something waits for it, and the first SSH
   // connection then waited, seconds or, on a busy host, a minute.
   if (guest.defaultImage) args.push('-device', 'virtio-rng-pci')
+  if (launch.agent) {
+    // The agent's private channel: two virtio-serial ports the guest finds by name (see guest-init.ts).
+    args.push('-device', 'virtio-serial-pci,id=vqserial')
+    for (const [id, path, name] of [['vqagent', launch.agent.commandSocket, AGENT_PORT], ['vqagentctl', launch.agent.controlSocket, AGENT_CONTROL_PORT]] as const) {
+      args.push('-chardev', `socket,id=${id},path=${path},server=on,wait=off`, '-device', `virtserialport,bus=vqserial.0,chardev=${id},name=${name}`)
+    }
+  }
   args.push(...guest.qemuArgs)
   if (launch.incoming) args.push('-incoming', `exec:cat ${shellQuote(launch.incoming)}`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
-import type { ExecResult, SshCredentials, SshSession } from './ssh-session.js'
+import type { ByteExecResult } from '../protocol/exec-result.js'
+import type { SshCredentials, SshSession } from './ssh-session.js'
 
 // Several SSH connections to one guest, each running one command at a time: concurrent
 // commands get a connection of their own (up to a limit), later ones wait for a free one.
@@ -76,7 +77,7 @@ export class SshPool {
     }
   }
 
-  exec(command: string, options: { timeout?: number } = {}): Promise<ExecResult> {
+  exec(command: string, options: { timeout?: number } = {}): Promise<ByteExecResult> {
     return this.use((session) => session.exec(command, options))
   }
 

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import ssh2, { type ConnectConfig } from 'ssh2'
 import { TimeoutError } from '../common/deadline.js'
 import { shellQuote } from '../common/shell-quote.js'
+import type { ByteExecResult } from '../protocol/exec-result.js'
 
 // An SSH connection to a guest (ssh2): stdout, stderr and exit code kept apart, any
 // number of commands at once, files in and out. Reaches the guest over any stream,
@@ -16,11 +17,6 @@ export interface SshCredentials {
   privateKey?: string
 }
 
-export interface ExecResult {
-  stdout: string
-  stderr: string
-  exitCode: number
-}
 
 // One command at a time per connection: dropbear 2022.83 (Debian 12) aborts a connection
 // that carries several busy channels ("Failed assertion `!channel->sent_close'"), so
@@ -77,7 +73,7 @@ export class SshSession {
     }
   }
 
-  exec(command: string, options: { timeout?: number; stdin?: string | Buffer } = {}): Promise<ExecResult> {
+  exec(command: string, options: { timeout?: number; stdin?: string | Buffer } = {}): Promise<ByteExecResult> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (error, stream) => {
         if (error) return reject(new Error(`${this.guest}: ssh exec failed to start: ${error.message}`))
@@ -100,8 +96,8 @@ export class SshSession {
         stream.on('close', () => {
           clearTimeout(timer)
           resolve({
-            stdout: Buffer.concat(stdout).toString('utf8'),
-            stderr: Buffer.concat(stderr).toString('utf8'),
+            stdout: Buffer.concat(stdout),
+            stderr: Buffer.concat(stderr),
             exitCode: exitCode ?? (signal ? 128 + (signalNumbers[signal] ?? 0) : 255),
           })
         })

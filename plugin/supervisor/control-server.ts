@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { runCommand } from '../common/run-command.js'
-import type { ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
+import type { ControlErrorCode, ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
+import { toWire } from '../protocol/exec-result.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
 import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from '../protocol/json-lines.js'
@@ -42,7 +43,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
       if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
       labReset.settled().then(() => handle(request, guests, undo, captures)).then(
         (result) => reply({ id: request.id, ok: true, result }),
-        (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
+        (error: Error & { code?: ControlErrorCode }) => reply({ id: request.id, ok: false, error: error.message, code: error.code }),
       )
     }, { maxLineLength: MAX_REQUEST_LENGTH, onMalformed: (problem) => reply({ id: 0, ok: false, error: `vitest-qemu: a malformed request was ignored: ${problem}` }) })
   })
@@ -61,6 +62,9 @@ async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, gue
   if (!guest) throw new Error(`no guest named ${request.guest}`)
   const console = guest.console
   switch (request.op) {
+    case 'agent.exec':
+      if (!guest.agent) throw Object.assign(new Error(`${guest.plan.name}: this guest has no agent`), { code: 'agent-unavailable' })
+      return toWire(await guest.agent.exec(request.command, request.timeout))
     case 'serial.exec':
       return console.exec(request.command, request.timeout)
     case 'serial.send':

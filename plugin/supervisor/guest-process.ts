@@ -8,6 +8,7 @@ import type { GuestPlan } from '../config/lab-plan.js'
 import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
 import { qemuCommand } from '../qemu/qemu-args.js'
+import { GuestAgent } from './guest-agent.js'
 import { QmpClient } from './qmp-client.js'
 import { SerialConsole } from './serial-console.js'
 import type { GuestFiles, Stage } from '../protocol/supervisor-protocol.js'
@@ -45,6 +46,8 @@ export interface ReadyHooks {
 export class GuestProcess {
   readonly console: SerialConsole
   readonly qmp: QmpClient
+  /** The private command channel of default-image guests. */
+  readonly agent?: GuestAgent
   private child?: ChildProcess
   private readonly failure = new AbortController()
   private qemuStderr = ''
@@ -63,6 +66,7 @@ export class GuestProcess {
   ) {
     this.console = new SerialConsole(plan.name, files.serialSocket, files.transcript)
     this.qmp = new QmpClient(plan.name, files.qmpSocket)
+    if (launch.agent) this.agent = new GuestAgent(plan.name, launch.agent)
     this.log = debug(`guest:${plan.name}`)
   }
 
@@ -134,6 +138,7 @@ export class GuestProcess {
       await within(timeouts.qemu, async (deadline) => {
         await this.console.attach(deadline)
         await this.qmp.connect(deadline)
+        await this.agent?.attach(deadline)
       })
       done('qemu')
       if (this.restoring) {
@@ -222,6 +227,7 @@ export class GuestProcess {
   async stop(timeoutMs = 3000): Promise<void> {
     const child = this.child
     this.console.close()
+    this.agent?.close()
     if (!child || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     this.qmp.command('quit').catch(() => {})
@@ -236,6 +242,7 @@ export class GuestProcess {
   async terminate(): Promise<void> {
     const child = this.child
     this.console.close()
+    this.agent?.close()
     this.qmp.close()
     if (!child || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
