@@ -23,4 +23,17 @@ test('a failing test has console transcripts and its pcap window attached, down 
   expect(pcap && existsSync(pcap), junit).toBe(true)
   const requests = await execa('tshark', ['-r', pcap!, '-n', '-Y', 'arp.dst.proto_ipv4 == 10.88.0.99 || ip.dst == 10.88.0.99'])
   expect(requests.stdout).toContain('10.88.0.99')
+  // The lab's own commands travel off the network: the test made no traffic from or to the
+  // bridge's own address (10.88.0.254), so the capture holds none.
+  const own = await execa('tshark', ['-r', pcap!, '-n', '-Y', 'ip.addr == 10.88.0.254 || arp.src.proto_ipv4 == 10.88.0.254'])
+  expect(own.stdout).toBe('')
+  // The session log: the test's commands and outputs on each guest, whichever channel ran them,
+  // and the failed ping's output once, not once per try.
+  const sessions = attached('vitest-qemu:commands')
+  const client = readFileSync(sessions.find((path) => path.endsWith('-client.commands.log'))!, 'utf8')
+  expect(client).toMatch(/serial \$ echo marker-from-the-failing-test\n  exit 0 \(\d+ ms\)\n  marker-from-the-failing-test\n/)
+  expect(client).toMatch(/agent \$ echo marker-over-the-default-channel\n  exit 0 \(\d+ ms\)\n  marker-over-the-default-channel\n/)
+  expect(client.match(/PING 10\.88\.0\.99/g)).toHaveLength(1)
+  const failure = /<failure[^>]*message="([^"]*)"/.exec(junit)?.[1] ?? ''
+  expect(failure.match(/PING 10\.88\.0\.99/g), failure).toHaveLength(1)
 })
