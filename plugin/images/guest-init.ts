@@ -92,7 +92,7 @@ exec /bin/busybox init
  * command: "X ID N" then the command's N lines. Answers: "VQA:ID:S", stdout's bytes,
  * "VQA:ID:E", stderr's bytes, "VQA:ID:X:CODE". "P ID" is answered "VQA:ID:P" (the host's
  * ping). On a second port, "K ID" ends the command ID and everything it started.
- * A shell script for busybox ash (or any POSIX sh with pgrep): an own image can run it.
+ * A shell script for busybox ash (or any POSIX sh with `local`): an own image can run it.
  */
 export const agentScript = `#!/bin/sh
 export HOME=/root PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -108,8 +108,14 @@ k=$(port org.vitest-qemu.agent-control)
 [ -n "$a" ] || exit 0
 d=/run/vq-agent
 mkdir -p $d
+# A process and all it started (busybox here has no pgrep): stopped first, so it starts no more.
 killtree() {
-  for c in $(pgrep -P "$1"); do killtree "$c"; done
+  local s c x y p r
+  kill -STOP "$1" 2>/dev/null
+  for s in /proc/[0-9]*/stat; do
+    read -r c x y p r < "$s" 2>/dev/null || continue
+    [ "$p" = "$1" ] && killtree "$c"
+  done
   kill -9 "$1" 2>/dev/null
 }
 if [ -n "$k" ]; then
