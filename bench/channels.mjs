@@ -1,5 +1,5 @@
 // Channel benchmark (a script, not a test): boots the seed lab, then prints the median
-// round trip of a trivial command over the serial console and over SSH, and each
+// round trip of a trivial command over the guest agent, the serial console and SSH, and each
 // guest's boot-to-ready time per stage.   npm run bench:channels [-- --rounds 50]
 import { attachLab, startLab } from '../dist/index.js'
 import { median } from './median.mjs'
@@ -32,11 +32,12 @@ const labReadyMs = Date.now() - started
 try {
   const handles = attachLab(lab.descriptor)
   const guest = handles.guest('guestA')
+  const agent = await timeRounds(() => guest.agent.exec('echo ok'))
   const serial = await timeRounds(() => guest.serial.exec('echo ok'))
   const ssh = await timeRounds(() => guest.ssh.exec('echo ok'))
   handles.close()
   console.log(`\nround trip of \`echo ok\` on guestA, ${rounds} rounds each (median / min / max, ms)`)
-  for (const [name, times] of [['serial', serial], ['ssh', ssh]]) {
+  for (const [name, times] of [['agent', agent], ['serial', serial], ['ssh', ssh]]) {
     console.log(`  ${name.padEnd(7)} ${median(times).toFixed(1).padStart(7)} ${Math.min(...times).toFixed(1).padStart(7)} ${Math.max(...times).toFixed(1).padStart(7)}`)
   }
   console.log(`\nboot to ready per stage (ms since QEMU started); whole lab ready in ${labReadyMs} ms (startLab call to ready)`)
