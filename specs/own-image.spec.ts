@@ -12,7 +12,8 @@ import { writeCpio } from '../plugin/images/cpio.js'
 // `ip=` argument, the shell from the console without a login, and SSH authenticates
 // with the `privateKey` file named in the config. The default image's kernel and
 // initramfs stand in for such an image: its init reads `ip=` when it finds no overlay,
-// and its dropbear takes keys only (`-s`), from /root/.ssh/authorized_keys, added here.
+// and its dropbear takes keys only (`-s`), from /root/.ssh/authorized_keys, added here;
+// it starts the guest agent script as an own image would, and `agent: true` gives it the ports.
 
 const project = mkdtempSync(join(tmpdir(), 'vq-own-image-'))
 afterAll(() => rmSync(project, { recursive: true, force: true }))
@@ -31,7 +32,7 @@ test('own kernel and initrd: ip= configures eth0, the console shell answers, SSH
   const lab = await startLab(
     {
       bridges: { lan: { subnet: '10.45.0.0/24' } },
-      guests: { own: { bridge: 'lan', ip: '10.45.0.2', kernel: image.kernel, initrd: 'initrd.cpio', ssh: { user: 'root', privateKey: 'id_ed25519' }, bootTimeout: 30_000 } },
+      guests: { own: { bridge: 'lan', ip: '10.45.0.2', kernel: image.kernel, initrd: 'initrd.cpio', ssh: { user: 'root', privateKey: 'id_ed25519' }, agent: true, bootTimeout: 30_000 } },
     },
     { root: project },
   )
@@ -42,6 +43,9 @@ test('own kernel and initrd: ip= configures eth0, the console shell answers, SSH
     // The host name is the ip= argument's own field: the guest's name.
     expect((await own.ssh.exec('hostname')).stdout).toBe('own\n')
     expect((await own.serial.exec('echo serial works')).stdout).toBe('serial works\n')
+    const mark = own.commands.mark()
+    expect(await own.exec('echo agent works')).toEqual({ stdout: 'agent works\n', stderr: '', exitCode: 0 })
+    expect(own.commands.since(mark)).toMatch(/^\[[\d:.]+\] agent \$ echo agent works\n/)
   } finally {
     handles.close()
     await lab.stop()

@@ -53,6 +53,13 @@ export const commands: Command[] = [
     },
   },
   {
+    spec: { name: 'agent-script', summary: 'print the guest agent (a shell script) for an image of your own to run at boot', options: {} },
+    run: async () => {
+      process.stdout.write((await import('../images/guest-init.js')).agentScript)
+      return 0
+    },
+  },
+  {
     spec: { name: 'up', summary: 'boot the lab of a Vitest config and keep it up until Ctrl-C', options: configOptions },
     run: async ({ values }) => (await import('./up-command.js')).up({ config: string(values.config), project: string(values.project) }),
   },

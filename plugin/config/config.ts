@@ -63,6 +63,11 @@ export interface GuestConfig {
   console?: string
   ssh?: SshConfig | false
   login?: LoginConfig
+  /**
+   * The guest agent's private command channel (two virtio-serial ports). Default: on for
+   * the default image; an own image that runs the agent script turns it on.
+   */
+  agent?: boolean
   /** Milliseconds until the guest must be ready (shell and SSH). */
   bootTimeout?: number
 }

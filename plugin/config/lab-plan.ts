@@ -47,6 +47,8 @@ export interface GuestPlan {
   console: string
   ssh: SshConfig | false
   login?: LoginConfig
+  /** It gets the agent's ports, and commands go over them first. */
+  agent: boolean
   bootTimeout: number
   /** True when the guest boots the embedded default image. */
   defaultImage: boolean
@@ -212,6 +214,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     if (!(typeof bootTimeout === 'number' && bootTimeout > 0)) problems.push(`${where}.bootTimeout: expected milliseconds > 0, got ${String(guest.bootTimeout)}`)
 
     const defaultImage = guest.kernel === undefined
+    if (guest.agent !== undefined && typeof guest.agent !== 'boolean') problems.push(`${where}.agent: expected true or false, got ${JSON.stringify(guest.agent)}`)
     guests.push({
       name,
       arch,
@@ -233,6 +236,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       // The default image trusts the run's own key; user images need credentials from the config.
       ssh: guest.ssh === undefined ? (defaultImage ? { user: 'root' } : false) : guest.ssh === false ? false : { ...guest.ssh, privateKey: guest.ssh.privateKey && resolve(root, guest.ssh.privateKey) },
       login: guest.login,
+      agent: guest.agent ?? defaultImage,
       bootTimeout: bootTimeout * (multiplier > 0 ? multiplier : 1),
       defaultImage,
     })

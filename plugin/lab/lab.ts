@@ -102,7 +102,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         dir,
         serialSocket: join(dir, 'serial.sock'),
         qmpSocket: join(dir, 'qmp.sock'),
-        agent: guest.defaultImage ? { commandSocket: join(dir, 'agent.sock'), controlSocket: join(dir, 'agent-control.sock') } : undefined,
+        agent: guest.agent ? { commandSocket: join(dir, 'agent.sock'), controlSocket: join(dir, 'agent-control.sock') } : undefined,
         forwardSocket: join(dir, 'forward.sock'),
         consoleSocket: join(dir, 'console.sock'),
         transcript: join(logDir, `${guest.name}.console.log`),
@@ -129,6 +129,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           rootfs: guest.rootfs ? { path: guest.rootfs, format: await diskFormat(guest.rootfs) } : undefined,
           serialSocket: files.serialSocket,
           qmpSocket: files.qmpSocket,
+          agent: files.agent,
         }
       }
       if (!accelByArch.has(guest.arch)) {
