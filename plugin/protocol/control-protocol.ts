@@ -17,6 +17,8 @@ export type ControlRequest =
   | { id: number; op: 'capture.start'; name: string; iface: string }
   | { id: number; op: 'capture.stop'; name: string }
   | { id: number; op: 'lab.reset'; ifUsed: boolean }
+  /** Offer the worker's unix socket to the guests on a port of every bridge's address; answered with { port }. */
+  | { id: number; op: 'lab.expose'; socket: string }
 
 /** An answer, by the request's id; id 0 answers a line that could not be read as a request. */
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; code?: ControlErrorCode }

@@ -4,6 +4,7 @@ import { runCommand } from '../common/run-command.js'
 import type { ControlErrorCode, ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
 import { toWire } from '../protocol/exec-result.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
+import { exposeHostSocket } from './host-port-exposer.js'
 import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 
@@ -27,7 +28,7 @@ export interface LabReset {
 /** Longest request line: commands and text typed into consoles, never megabytes. */
 const MAX_REQUEST_LENGTH = 16 * 1024 * 1024
 
-export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset): Server {
+export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset, bridgeAddresses: string[] = []): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
     socket.on('error', () => {})
@@ -41,7 +42,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
       }
       // Reading a console's transcript changes nothing; everything else may.
       if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
-      labReset.settled().then(() => handle(request, guests, undo, captures)).then(
+      labReset.settled().then(() => handle(request, guests, undo, captures, bridgeAddresses)).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error & { code?: ControlErrorCode }) => reply({ id: request.id, ok: false, error: error.message, code: error.code }),
       )
@@ -51,13 +52,14 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
   return server
 }
 
-async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
+async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, bridgeAddresses: string[]): Promise<unknown> {
   if (request.op === 'capture.start') return captures.start(request.name, request.iface)
   if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
   if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, undo)
   if (request.op === 'lab.heal') return heal(request.name, undo)
   if (request.op === 'lab.probe') return probeTcp(request.host, request.port, request.timeout)
+  if (request.op === 'lab.expose') return { port: (await exposeHostSocket(request.socket, bridgeAddresses)).port }
   const guest = guests.get(request.guest)
   if (!guest) throw new Error(`no guest named ${request.guest}`)
   const console = guest.console
