@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { runCommand } from '../common/run-command.js'
-import type { ControlErrorCode, ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
+import { type ControlErrorCode, type ControlRequest, type ControlResponse, validateRequest } from '../protocol/control-protocol.js'
 import { toWire } from '../protocol/exec-result.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
 import { exposeHostSocket } from './host-port-exposer.js'
@@ -35,7 +35,10 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
     const reply = (response: ControlResponse) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
-    readJsonLines<ControlRequest>(socket, (request) => {
+    readJsonLines<unknown>(socket, (line) => {
+      const valid = validateRequest(line)
+      if (!('request' in valid)) return reply({ id: valid.id, ok: false, error: `vitest-qemu: a request was refused: ${valid.error}` })
+      const { request } = valid
       if (request.op === 'lab.reset') {
         labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
         return
@@ -48,6 +51,8 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
       )
     }, { maxLineLength: MAX_REQUEST_LENGTH, onMalformed: (problem) => reply({ id: 0, ok: false, error: `vitest-qemu: a malformed request was ignored: ${problem}` }) })
   })
+  // A server's failure (its path taken, too long) ends the supervisor's start with its reason, not a crash.
+  server.on('error', (error) => process.stderr.write(`vitest-qemu supervisor: the control socket ${path}: ${error.message}\n`))
   server.listen(path)
   return server
 }
@@ -171,6 +176,7 @@ export function serveForwarding(
     }
     client.on('data', onData)
   })
+  server.on('error', (error) => process.stderr.write(`vitest-qemu supervisor: the forwarding socket ${path}: ${error.message}\n`))
   server.listen(path)
   return server
 }
