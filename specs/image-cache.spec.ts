@@ -19,7 +19,7 @@ test('two builds of the same default image at once both succeed and leave one ca
   const entries = readdirSync(join(cache, 'images'))
   expect(entries).toHaveLength(1)
   expect(entries[0]).toMatch(/^aarch64-[0-9a-f]{16}$/)
-  expect(readdirSync(join(cache, 'images', entries[0]!)).sort()).toEqual(['initrd.cpio', 'manifest.json', 'rootfs.ext4', 'vmlinuz'])
+  expect(readdirSync(join(cache, 'images', entries[0]!)).sort()).toEqual(['initrd.cpio', 'manifest.json', 'rootfs.ext4', 'used', 'vmlinuz'])
   // Exactly one of the two did the building.
   expect([first.stderr, second.stderr].filter((log) => log.includes('building the default aarch64 guest image'))).toHaveLength(1)
 })

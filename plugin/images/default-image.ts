@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, rename, rm, statfs } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Arch } from '../config/config.js'
 import { cacheDir } from '../common/cache-dir.js'
@@ -78,7 +78,10 @@ export function hasDefaultImage(arch: Arch): boolean {
 /** Returns the cached default image of `arch`, building it first when missing. */
 export async function ensureDefaultImage(arch: Arch, cache = cacheDir()): Promise<DefaultImage> {
   const image = defaultImagePaths(arch, cache)
-  if (existsSync(join(image.dir, 'manifest.json'))) return image
+  if (existsSync(join(image.dir, 'manifest.json'))) {
+    await markUsed(image)
+    return image
+  }
   const recipe = recipes[arch]
   if (!recipe) throw new Error(`vitest-qemu: ${noDefaultImageReason(arch)}`)
   await mkdir(dirname(image.dir), { recursive: true })
@@ -113,16 +116,30 @@ export async function ensureDefaultImage(arch: Arch, cache = cacheDir()): Promis
       await rm(work, { recursive: true, force: true })
     }
     info(`built the default ${arch} guest image in ${seconds(Date.now() - started)}`)
+    await markUsed(image)
     await pruneOtherBuilds(image)
     return image
   }
 }
 
+/** Builds of other versions of an image are removed once unused this long: another project (or checkout) on the machine may still boot them. */
+const UNUSED_BUILD_MS = 7 * 24 * 3600_000
+
+/** Notes that a run uses this build (its `used` file's time), for the pruning of builds nobody uses. */
+async function markUsed(image: DefaultImage): Promise<void> {
+  await writeFile(join(image.dir, 'used'), '').catch(() => {})
+}
+
+async function lastUsed(dir: string): Promise<number> {
+  const times = await Promise.all(['used', 'manifest.json'].map((name) => stat(join(dir, name)).then((info) => info.mtimeMs, () => 0)))
+  return Math.max(...times)
+}
+
 async function pruneOtherBuilds(image: DefaultImage): Promise<void> {
   const parent = dirname(image.dir)
   for (const name of await readdir(parent)) {
-    if (name.startsWith(`${image.arch}-`) && /^[a-z0-9_]+-[0-9a-f]{16}$/.test(name) && join(parent, name) !== image.dir) {
-      await rm(join(parent, name), { recursive: true, force: true })
-    }
+    const dir = join(parent, name)
+    if (!name.startsWith(`${image.arch}-`) || !/^[a-z0-9_]+-[0-9a-f]{16}$/.test(name) || dir === image.dir) continue
+    if (Date.now() - (await lastUsed(dir)) > UNUSED_BUILD_MS) await rm(dir, { recursive: true, force: true })
   }
 }

@@ -53,6 +53,8 @@ export interface StartedLab {
    * workers wait until it is done, so a rerun's workers can start meanwhile.
    */
   beginReset(): Promise<{ done: Promise<number> }>
+  /** Calls `listener` with the reason if the supervisor ends without `stop()` (it crashed or was killed). */
+  onUnexpectedExit(listener: (reason: string) => void): void
   stop(): Promise<void>
 }
 
@@ -253,6 +255,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       descriptor,
       logDir,
       beginReset,
+      onUnexpectedExit: (listener) => {
+        running.once('exit', (code, signal) => {
+          if (!stopped) listener(`the supervisor exited (${signal ?? `code ${code}`})`)
+        })
+      },
       reset: async () => (await beginReset()).done,
       stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
     }
