@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, expect, test } from 'vitest'
-import { attachLab, defaultImagePaths, startLab } from 'vitest-qemu'
+import { basename, join } from 'node:path'
+import { execa } from 'execa'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { attachLab, ensureDefaultImage, startLab } from 'vitest-qemu'
 import { writeCpio } from '../plugin/images/cpio.js'
 import { initStage2 } from '../plugin/images/guest-init.js'
 
@@ -20,12 +21,16 @@ afterAll(() => rmSync(project, { recursive: true, force: true }))
 const password = 'cor rect-horse'
 const bridges = { lan: { subnet: '10.46.0.0/24' } }
 
-function buildImage(): string {
+async function buildImage(): Promise<string> {
   const keysOnly = '/usr/sbin/dropbear -R -s -p 22'
   if (!initStage2.includes(keysOnly)) throw new Error(`the default stage-two init no longer runs \`${keysOnly}\`: update this spec's overlay`)
   const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${password}\n`, encoding: 'utf8' }).trim()
   expect(hash).toMatch(/^\$6\$/)
-  const image = defaultImagePaths('x86_64')
+  // Copied at once: the image cache keeps one build per architecture, and a build with
+  // other boot scripts (another checkout sharing the cache) removes this one.
+  const image = await ensureDefaultImage('x86_64')
+  const initrd = readFileSync(image.initrd)
+  copyFileSync(image.kernel, join(project, basename(image.kernel)))
   const overlay = writeCpio([
     { type: 'file', path: 'sbin/vq-init', data: initStage2.replace(keysOnly, '/usr/sbin/dropbear -R -p 22'), mode: 0o755 },
     { type: 'file', path: 'etc/inittab', data: 'ttyS0::respawn:/sbin/getty -L 0 ttyS0 vt100\n::ctrlaltdel:/sbin/reboot\n' },
@@ -37,12 +42,21 @@ function buildImage(): string {
     { type: 'dir', path: 'home/tester' },
     { type: 'dir', path: 'home/visitor' },
   ])
-  writeFileSync(join(project, 'initrd.cpio'), Buffer.concat([readFileSync(image.initrd), overlay]))
-  return image.kernel
+  writeFileSync(join(project, 'initrd.cpio'), Buffer.concat([initrd, overlay]))
+  return basename(image.kernel)
 }
 
-const kernel = buildImage()
+let kernel = ''
+beforeAll(async () => {
+  kernel = await buildImage()
+}, 120_000)
 const guest = (ip: string) => ({ bridge: 'lan', ip, kernel, initrd: 'initrd.cpio', bootTimeout: 30_000 })
+
+// pgrep exits 1 when nothing matches (2 on a usage error, so the check cannot pass by accident).
+const qemuOf = async (name: string) => {
+  const found = await execa('pgrep', ['-af', '--', `-name guest=${name} `], { reject: false })
+  return found.exitCode === 1 ? 'none' : `exit ${found.exitCode}: ${found.stdout}${found.stderr}`
+}
 
 test('a login prompt: the console logs in with user and password, or user alone; SSH logs in with a password', { timeout: 90_000 }, async () => {
   const lab = await startLab(
@@ -62,6 +76,8 @@ test('a login prompt: the console logs in with user and password, or user alone;
     const transcript = await gated.serial.transcript()
     expect(transcript).toMatch(/gated login: /)
     expect(transcript).toMatch(/Password: /)
+    // login turns the echo off after printing its prompt: the password is typed after that.
+    expect(transcript).not.toContain(password)
     expect(await gated.serial.exec('id -un')).toEqual({ stdout: 'tester\n', stderr: '', exitCode: 0 })
     expect(await gated.serial.exec('echo "a  b"; exit 3')).toMatchObject({ stdout: 'a  b\n', exitCode: 3 })
     expect(await gated.serial.exec('echo after')).toMatchObject({ stdout: 'after\n', exitCode: 0 })
@@ -78,4 +94,27 @@ test('a login prompt: the console logs in with user and password, or user alone;
     handles.close()
     await lab.stop()
   }
+})
+
+test('a refused login fails readiness at once, naming the guest, the stage and the refusal', { timeout: 60_000 }, async () => {
+  const started = Date.now()
+  const error = await startLab(
+    {
+      bridges,
+      guests: {
+        wrong: { ...guest('10.46.0.4'), login: { user: 'tester', password: 'not the password' }, ssh: false },
+        nopass: { ...guest('10.46.0.5'), login: { user: 'tester' }, ssh: false },
+      },
+    },
+    { root: project },
+  ).catch((caught: Error) => caught)
+  const elapsed = Date.now() - started
+  expect(error).toBeInstanceOf(Error)
+  const message = String(error)
+  expect(message).toMatch(/wrong: not ready at stage 'shell' after [\d.]+ s: the console refused the login as 'tester': Login incorrect/)
+  expect(message).toMatch(/nopass: not ready at stage 'shell' after [\d.]+ s: the console asks for a password for 'tester' and login\.password is not set/)
+  // Well before the 30 s shell stage would end a console that never shows a shell.
+  expect(elapsed).toBeLessThan(20_000)
+  expect(await qemuOf('wrong')).toBe('none')
+  expect(await qemuOf('nopass')).toBe('none')
 })
