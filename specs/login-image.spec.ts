@@ -118,3 +118,18 @@ test('a refused login fails readiness at once, naming the guest, the stage and t
   expect(await qemuOf('wrong')).toBe('none')
   expect(await qemuOf('nopass')).toBe('none')
 })
+
+test('a refused SSH password fails the ssh stage within seconds, saying the login was refused', { timeout: 60_000 }, async () => {
+  const started = Date.now()
+  // resettable: the SSH stage is part of the boot (otherwise it runs when SSH is first used).
+  const error = await startLab(
+    { bridges, guests: { sshwrong: { ...guest('10.46.0.6'), login: { user: 'tester', password }, ssh: { user: 'tester', password: 'not the password' } } } },
+    { root: project, resettable: true },
+  ).catch((caught: Error) => caught)
+  expect(String(error)).toMatch(
+    /sshwrong: not ready at stage 'ssh' after [\d.]+ s: sshwrong: SSH refused the login as 'tester' \(password\), 3 times: All configured authentication methods failed/,
+  )
+  // Well before the 30 s SSH stage would end.
+  expect(Date.now() - started).toBeLessThan(20_000)
+  expect(await qemuOf('sshwrong')).toBe('none')
+})
