@@ -13,7 +13,8 @@ import { initStage2 } from '../plugin/images/guest-init.js'
 // /etc/passwd and /etc/shadow (one with a SHA-512 crypt password, one with none), and a
 // dropbear that takes passwords. Built from the default image's kernel and initramfs
 // with an overlay appended; its stage-two init is the default one with dropbear's `-s`
-// (keys only) left out.
+// (keys only) left out. Refused credentials, on the console or over SSH, end the boot
+// at once with the reason.
 
 const project = mkdtempSync(join(tmpdir(), 'vq-login-image-'))
 afterAll(() => rmSync(project, { recursive: true, force: true }))
