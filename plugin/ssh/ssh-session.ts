@@ -22,6 +22,9 @@ export interface SshCredentials {
 }
 
 
+/** Refusals of the credentials in a row that end the attempts to connect. */
+const AUTH_REFUSALS = 3
+
 // One command at a time per connection: dropbear 2022.83 (Debian 12) aborts a connection
 // that carries several busy channels ("Failed assertion `!channel->sent_close'"), so
 // concurrency comes from several connections (SshPool), each used by one command at a time.
@@ -40,6 +43,7 @@ export class SshSession {
    */
   static async connect(guest: string, openStream: () => Promise<Duplex>, credentials: SshCredentials, deadline: number): Promise<SshSession> {
     let lastError: Error | undefined
+    let refusals = 0
     for (;;) {
       const left = deadline - Date.now()
       if (left <= 0) throw new TimeoutError(`${guest}: no SSH handshake before the deadline: ${lastError?.message ?? 'no attempt finished'}`)
@@ -72,6 +76,14 @@ export class SshSession {
         return session
       } catch (error) {
         lastError = error as Error
+        // The server answered and refused the credentials: trying until the deadline would
+        // only hide why (a server still starting fails the handshake, not authentication).
+        if ((error as { level?: string }).level === 'client-authentication') {
+          if (++refusals >= AUTH_REFUSALS) {
+            const method = [credentials.password !== undefined && 'password', credentials.privateKey && 'key'].filter(Boolean).join(' or ') || 'no password or key'
+            throw new Error(`${guest}: SSH refused the login as '${credentials.user}' (${method}), ${refusals} times: ${lastError.message}`)
+          }
+        } else refusals = 0
         await sleep(250)
       }
     }

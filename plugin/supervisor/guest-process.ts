@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from '../common/deadline.js'
+import type { LoginConfig } from '../config/config.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
@@ -11,6 +12,7 @@ import { qemuCommand } from '../qemu/qemu-args.js'
 import { GuestAgent } from './guest-agent.js'
 import { QmpClient } from './qmp-client.js'
 import { SerialConsole } from './serial-console.js'
+import { LOGIN_ANSWER, LOGIN_PROMPT, LOGIN_REFUSED, PASSWORD_PROMPT, refusalReason } from './login-prompts.js'
 import type { GuestFiles, Stage } from '../protocol/supervisor-protocol.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 
@@ -42,6 +44,10 @@ export interface ReadyHooks {
   /** A restored guest runs only once this resolves (its state's checksum matched). */
   beforeResume?: Promise<void>
 }
+
+/** How long to wait, after the credentials, for login's answer before probing anyway. */
+const LOGIN_DECISION_MS = 10_000
+const PASSWORD_ECHO_SETTLE_MS = 300
 
 export class GuestProcess {
   readonly console: SerialConsole
@@ -195,19 +201,64 @@ export class GuestProcess {
     if (this.plan.defaultImage) {
       await this.console.expect('vitest-qemu-guest: ready', { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
     } else if (login) {
-      await this.console.expect(/login:\s*$/m, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+      await this.console.expect(LOGIN_PROMPT, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+      let typed = this.console.position
       this.console.send(`${login.user}\n`)
       if (login.password !== undefined) {
-        await this.console.expect(/[Pp]assword:\s*$/m, { timeout: Math.min(10_000, deadline - Date.now()), signal: this.failure.signal })
+        const waitMs = Math.min(10_000, deadline - Date.now())
+        await this.console.expect(PASSWORD_PROMPT, { from: typed, timeout: waitMs, signal: this.failure.signal }).catch((error: Error) => {
+          if (!(error instanceof TimeoutError)) throw error
+          throw new TimeoutError(`no password prompt within ${waitMs} ms after typing the user name '${login.user}' at the login prompt (login.password is set)`)
+        })
+        // login prints its prompt before it turns the echo off: a password typed at once
+        // can be echoed onto the console, and so into its log.
+        await sleep(PASSWORD_ECHO_SETTLE_MS)
+        typed = this.console.position
         this.console.send(`${login.password}\n`)
       }
+      await this.loggedIn(login, typed, deadline)
+      return
     }
     await this.probeShell(deadline)
   }
 
+  /**
+   * After the credentials are typed: a shell, or a refusal, which ends the stage at once
+   * with what the console said. Nothing is typed until login has answered (the shell's
+   * banner or prompt, or a few seconds pass): typed text would be read as the next user
+   * name, and a probe's Ctrl-C on timeout would end a login still waiting out its failure
+   * delay (3 s for busybox and shadow) before it prints "Login incorrect".
+   */
+  private async loggedIn(login: LoginConfig, from: number, deadline: number): Promise<void> {
+    const settled = new AbortController()
+    const signal = AbortSignal.any([this.failure.signal, settled.signal])
+    const refused = this.console.expect(LOGIN_REFUSED, { from, timeout: Math.max(0, deadline - Date.now()), signal }).then(
+      ({ match }) => Promise.reject(new Error(refusalReason(match, login))),
+      // The stage's own deadline, or the guest's failure, ends the probes too, and they say why.
+      () => new Promise<never>(() => {}),
+    )
+    const decideBy = Math.min(Date.now() + LOGIN_DECISION_MS, deadline)
+    const left = () => Math.max(0, decideBy - Date.now())
+    // login's line break ends the line of the credentials (and their echo); any line after
+    // it but a kernel message or a refusal is login's answer.
+    const answered = this.console
+      .expect(/\n/, { from, timeout: left(), signal })
+      .then(({ end }) => this.console.expect(LOGIN_ANSWER, { from: end, timeout: left(), signal }))
+      .catch(() => undefined)
+    try {
+      await Promise.race([answered, refused])
+      // The answer's line may be a refusal that has not arrived whole.
+      await Promise.race([sleep(200), refused])
+      await Promise.race([this.probeShell(deadline, settled.signal), refused])
+    } finally {
+      settled.abort()
+    }
+  }
+
   /** The shell answers framed commands; set the console up so that nothing echoes or wraps. */
-  private async probeShell(deadline: number): Promise<void> {
+  private async probeShell(deadline: number, stop?: AbortSignal): Promise<void> {
     for (;;) {
+      if (stop?.aborted) return
       const left = deadline - Date.now()
       if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
       this.console.send('\n')
