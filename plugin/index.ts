@@ -1,4 +1,4 @@
-export type { Arch, BridgeConfig, GuestConfig, LabConfig, LoginConfig, NicConfig, SshConfig } from './config/config.js'
+export type { Arch, BridgeConfig, GuestConfig, GuestFile, LabConfig, LoginConfig, NicConfig, SshConfig } from './config/config.js'
 export { LabConfigError } from './config/config-error.js'
 export { defaultImagePaths, ensureDefaultImage, type DefaultImage } from './images/default-image.js'
 export type { GuestDescriptor, LabDescriptor } from './protocol/lab-descriptor.js'

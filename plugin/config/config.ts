@@ -36,6 +36,9 @@ export interface LoginConfig {
   password?: string
 }
 
+/** A file given to a default-image guest: its text, or a host file or folder copied in. */
+export type GuestFile = string | { source: string; mode?: number }
+
 export interface GuestConfig {
   /** Shorthand for a guest with one NIC. */
   bridge?: string
@@ -63,6 +66,16 @@ export interface GuestConfig {
   console?: string
   ssh?: SshConfig | false
   login?: LoginConfig
+  /**
+   * Files put into a default-image guest before it boots, by absolute guest path: text,
+   * or `{ source, mode? }` copying a host file or folder (relative to the project root).
+   */
+  files?: Record<string, GuestFile>
+  /**
+   * Commands a default-image guest runs once at boot, after its network is up and before
+   * it is ready, one after another; one that fails fails the boot with its output.
+   */
+  setup?: string[]
   /**
    * The guest agent's private command channel (two virtio-serial ports). Default: on for
    * the default image; an own image that runs the agent script turns it on.

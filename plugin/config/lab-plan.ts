@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { archProfiles, isArch } from './arch.js'
-import type { Arch, LabConfig, LoginConfig, SshConfig } from './config.js'
+import type { Arch, GuestFile, LabConfig, LoginConfig, SshConfig } from './config.js'
 import { LabConfigError } from './config-error.js'
 import { broadcastOf, contains, formatIpv4, formatSubnet, maskOf, networkOf, parseCidr, parseIpv4, type Subnet } from './ipv4.js'
 import { deriveMac, isMulticastMac, parseMac } from './mac.js'
@@ -49,6 +49,9 @@ export interface GuestPlan {
   login?: LoginConfig
   /** It gets the agent's ports, and commands go over them first. */
   agent: boolean
+  /** Default images: files to add (sources resolved against the root), and commands run at boot. */
+  files: Record<string, GuestFile>
+  setup: string[]
   bootTimeout: number
   /** True when the guest boots the embedded default image. */
   defaultImage: boolean
@@ -215,6 +218,26 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
 
     const defaultImage = guest.kernel === undefined
     if (guest.agent !== undefined && typeof guest.agent !== 'boolean') problems.push(`${where}.agent: expected true or false, got ${JSON.stringify(guest.agent)}`)
+    const files: Record<string, GuestFile> = {}
+    if (guest.files !== undefined) {
+      if (typeof guest.files !== 'object' || guest.files === null || Array.isArray(guest.files)) problems.push(`${where}.files: expected an object of guest paths`)
+      else if (guest.kernel !== undefined) problems.push(`${where}.files: only for the default image (an image of your own brings its files)`)
+      else {
+        for (const [path, file] of Object.entries(guest.files)) {
+          const field = `${where}.files[${JSON.stringify(path)}]`
+          if (!path.startsWith('/') || path.split('/').some((part) => part === '..' || part === '.') || path === '/') problems.push(`${field}: expected an absolute guest path without . or .., like /etc/app.conf`)
+          else if (typeof file === 'string') files[path] = file
+          else if (typeof file !== 'object' || file === null || typeof file.source !== 'string') problems.push(`${field}: expected text, or { source: hostPath, mode? }`)
+          else if (!fileExists(resolve(root, file.source))) problems.push(`${field}.source: not found: ${resolve(root, file.source)}`)
+          else if (file.mode !== undefined && !(Number.isInteger(file.mode) && file.mode >= 0 && file.mode <= 0o7777)) problems.push(`${field}.mode: expected a file mode like 0o755, got ${String(file.mode)}`)
+          else files[path] = { source: resolve(root, file.source), mode: file.mode }
+        }
+      }
+    }
+    if (guest.setup !== undefined) {
+      if (!Array.isArray(guest.setup) || !guest.setup.every((command) => typeof command === 'string')) problems.push(`${where}.setup: expected an array of shell commands`)
+      else if (guest.kernel !== undefined) problems.push(`${where}.setup: only for the default image (an image of your own runs its own boot scripts)`)
+    }
     guests.push({
       name,
       arch,
@@ -237,6 +260,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       ssh: guest.ssh === undefined ? (defaultImage ? { user: 'root' } : false) : guest.ssh === false ? false : { ...guest.ssh, privateKey: guest.ssh.privateKey && resolve(root, guest.ssh.privateKey) },
       login: guest.login,
       agent: guest.agent ?? defaultImage,
+      files,
+      setup: Array.isArray(guest.setup) ? guest.setup : [],
       bootTimeout: bootTimeout * (multiplier > 0 ? multiplier : 1),
       defaultImage,
     })

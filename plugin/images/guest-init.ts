@@ -6,7 +6,7 @@
 /** First stage, /init in the initramfs: modules, then either the seed's `root=` disk or stage two. */
 export const initStage1 = `#!/bin/busybox sh
 /bin/busybox --install -s
-export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -34,7 +34,7 @@ exec /sbin/vq-init
 
 /** Second stage, /sbin/vq-init: mounts, network, SSH server, then busybox init with a console shell. */
 export const initStage2 = `#!/bin/busybox sh
-export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 [ -e /bin/sh ] || /bin/busybox --install -s
 [ -e /proc/self ] || mount -t proc proc /proc
 grep -q ' /sys ' /proc/mounts || mount -t sysfs sysfs /sys
@@ -80,6 +80,22 @@ if [ -x /usr/sbin/dropbear ]; then
   /usr/sbin/dropbear -R -s -p 22
 fi
 [ -x /sbin/vq-agent ] && /sbin/vq-agent </dev/null >/dev/null 2>&1 &
+# The guest's own files (config files), then its setup commands, in order; the first that
+# fails is reported with its output, and the guest never says it is ready.
+[ -d /etc/vitest-qemu/files ] && cp -a /etc/vitest-qemu/files/. /
+if [ -d /etc/vitest-qemu/setup ]; then
+  for step in /etc/vitest-qemu/setup/*; do
+    [ -f "$step" ] || continue
+    (cd /root && sh "$step") </dev/null >/run/vq-setup.out 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then
+      echo "vitest-qemu-guest: setup \${step##*/} failed with exit $rc; its output:"
+      cat /run/vq-setup.out
+      echo "vitest-qemu-guest: end of setup output"
+      exec /bin/busybox init
+    fi
+  done
+fi
 echo "vitest-qemu-guest: ready"
 exec /bin/busybox init
 `
@@ -95,7 +111,7 @@ exec /bin/busybox init
  * A shell script for busybox ash (or any POSIX sh with `local`): an own image can run it.
  */
 export const agentScript = `#!/bin/sh
-export HOME=/root PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 port() {
   for p in /sys/class/virtio-ports/*; do
     [ "$(cat "$p/name" 2>/dev/null)" = "$1" ] && echo "/dev/\${p##*/}" && return
@@ -169,7 +185,7 @@ export const inittab = `::respawn:/bin/cttyhack /bin/sh -l
 `
 
 export const profile = `export HOME=/root
-export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PS1='\\h:\\w# '
 cd /root
 `

@@ -1,5 +1,7 @@
 import type { GuestPlan, LabPlan } from '../config/lab-plan.js'
-import { writeCpio } from '../images/cpio.js'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { type CpioEntry, writeCpio } from '../images/cpio.js'
 import { HOST_NAME } from '../protocol/lab-descriptor.js'
 
 // What makes a default-image guest itself: its hostname, its NICs' addresses, the
@@ -17,8 +19,54 @@ export function hostsFile(plan: LabPlan, guest?: GuestPlan): string {
   return `${lines.join('\n')}\n`
 }
 
+/** Where the guest's `files` wait in the initramfs until its init copies them in place (with their folders). */
+const FILES_ROOT = 'etc/vitest-qemu/files'
+
+/** A config's `files` as cpio entries under FILES_ROOT: text, host files with their mode, host folders with their tree. */
+export function guestFileEntries(files: GuestPlan['files']): CpioEntry[] {
+  const entries: CpioEntry[] = [{ type: 'dir', path: FILES_ROOT, mode: 0o755 }]
+  const dirs = new Set<string>([FILES_ROOT])
+  const ensureDir = (path: string, mode = 0o755) => {
+    const parent = path.slice(0, path.lastIndexOf('/'))
+    if (parent && !dirs.has(parent)) ensureDir(parent)
+    if (!dirs.has(path)) {
+      dirs.add(path)
+      entries.push({ type: 'dir', path, mode })
+    }
+  }
+  const addHost = (source: string, path: string, mode?: number) => {
+    const info = statSync(source)
+    if (info.isDirectory()) {
+      ensureDir(path, mode ?? info.mode & 0o7777)
+      for (const name of readdirSync(source).sort()) addHost(join(source, name), `${path}/${name}`)
+    } else {
+      ensureDir(path.slice(0, path.lastIndexOf('/')))
+      entries.push({ type: 'file', path, data: readFileSync(source), mode: mode ?? info.mode & 0o7777 })
+    }
+  }
+  for (const [guestPath, file] of Object.entries(files).sort(([a], [b]) => a.localeCompare(b))) {
+    const path = `${FILES_ROOT}${guestPath}`
+    if (typeof file === 'string') {
+      ensureDir(path.slice(0, path.lastIndexOf('/')))
+      entries.push({ type: 'file', path, data: file, mode: 0o644 })
+    } else addHost(file.source, path, file.mode)
+  }
+  return entries
+}
+
+/** The setup commands as numbered scripts, run in order by the guest's init. */
+function setupEntries(setup: string[]): CpioEntry[] {
+  if (setup.length === 0) return []
+  return [
+    { type: 'dir', path: 'etc/vitest-qemu/setup', mode: 0o755 },
+    ...setup.map((command, index): CpioEntry => ({ type: 'file', path: `etc/vitest-qemu/setup/${String(index + 1).padStart(3, '0')}`, data: `${command}\n`, mode: 0o644 })),
+  ]
+}
+
 export function guestOverlay(plan: LabPlan, guest: GuestPlan, publicKey: string): Buffer {
   return writeCpio([
+    ...(Object.keys(guest.files).length > 0 ? guestFileEntries(guest.files) : []),
+    ...setupEntries(guest.setup),
     { type: 'file', path: 'etc/hostname', data: `${guest.name}\n` },
     { type: 'file', path: 'etc/hosts', data: hostsFile(plan, guest) },
     { type: 'file', path: 'etc/vitest-qemu/nics', data: guest.nics.map((nic) => `${nic.mac} ${nic.ip}/${nic.prefix}\n`).join('') },

@@ -199,7 +199,17 @@ export class GuestProcess {
   private async waitForShell(deadline: number): Promise<void> {
     const { login } = this.plan
     if (this.plan.defaultImage) {
-      await this.console.expect('vitest-qemu-guest: ready', { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
+      // Ready, or a setup command that failed: its number, exit code and output name the cause.
+      const { match } = await this.console.expect(/vitest-qemu-guest: ready|vitest-qemu-guest: setup (\d+) failed with exit (\d+); its output:\r?\n([\s\S]*?)vitest-qemu-guest: end of setup output/, {
+        from: 0,
+        timeout: deadline - Date.now(),
+        signal: this.failure.signal,
+      })
+      const failed = /setup (\d+) failed with exit (\d+); its output:\r?\n([\s\S]*?)vitest-qemu-guest: end/.exec(match)
+      if (failed) {
+        const command = this.plan.setup[Number(failed[1]) - 1] ?? `#${failed[1]}`
+        throw new Error(`setup command ${Number(failed[1])} (\`${command}\`) failed with exit ${failed[2]}:\n${failed[3]!.replace(/\r/g, '').trimEnd() || '(no output)'}`)
+      }
     } else if (login) {
       await this.console.expect(LOGIN_PROMPT, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
       let typed = this.console.position
