@@ -39,6 +39,9 @@ export interface LoginConfig {
 /** A file given to a default-image guest: its text, or a host file or folder copied in. */
 export type GuestFile = string | { source: string; mode?: number }
 
+/** A long-running command of a default-image guest; `ready`: a TCP port that listens, or a command that succeeds. */
+export type ServiceConfig = string | { command: string; ready?: { port: number } | { command: string } }
+
 export interface GuestConfig {
   /** Shorthand for a guest with one NIC. */
   bridge?: string
@@ -76,6 +79,12 @@ export interface GuestConfig {
    * it is ready, one after another; one that fails fails the boot with its output.
    */
   setup?: string[]
+  /**
+   * Long-running commands a default-image guest starts at boot, after `setup`, each with
+   * its output in a log; the guest is ready once every service with `ready` is. A service
+   * is never restarted; its exit is reported.
+   */
+  services?: Record<string, ServiceConfig>
   /**
    * The guest agent's private command channel (two virtio-serial ports). Default: on for
    * the default image; an own image that runs the agent script turns it on.

@@ -52,9 +52,16 @@ export interface GuestPlan {
   /** Default images: files to add (sources resolved against the root), and commands run at boot. */
   files: Record<string, GuestFile>
   setup: string[]
+  services: ServicePlan[]
   bootTimeout: number
   /** True when the guest boots the embedded default image. */
   defaultImage: boolean
+}
+
+export interface ServicePlan {
+  name: string
+  command: string
+  ready?: { port: number } | { command: string }
 }
 
 export interface LabPlan {
@@ -238,6 +245,22 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       if (!Array.isArray(guest.setup) || !guest.setup.every((command) => typeof command === 'string')) problems.push(`${where}.setup: expected an array of shell commands`)
       else if (guest.kernel !== undefined) problems.push(`${where}.setup: only for the default image (an image of your own runs its own boot scripts)`)
     }
+    const services: ServicePlan[] = []
+    if (guest.services !== undefined) {
+      if (typeof guest.services !== 'object' || guest.services === null || Array.isArray(guest.services)) problems.push(`${where}.services: expected an object of services by name`)
+      else if (guest.kernel !== undefined) problems.push(`${where}.services: only for the default image (an image of your own starts its own services)`)
+      else {
+        for (const [serviceName, service] of Object.entries(guest.services)) {
+          const field = `${where}.services.${serviceName}`
+          if (!/^[A-Za-z0-9_.-]{1,40}$/.test(serviceName)) problems.push(`${field}: a service name is 1-40 letters, digits, '.', '_' or '-'`)
+          else if (typeof service === 'string') services.push({ name: serviceName, command: service })
+          else if (typeof service !== 'object' || service === null || typeof service.command !== 'string') problems.push(`${field}: expected a command, or { command, ready? }`)
+          else if (service.ready !== undefined && !('port' in service.ready ? Number.isInteger(service.ready.port) && service.ready.port >= 1 && service.ready.port <= 65535 : typeof (service.ready as { command?: unknown }).command === 'string')) {
+            problems.push(`${field}.ready: expected { port: 1-65535 } or { command: string }`)
+          } else services.push({ name: serviceName, command: service.command, ready: service.ready })
+        }
+      }
+    }
     guests.push({
       name,
       arch,
@@ -262,6 +285,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       agent: guest.agent ?? defaultImage,
       files,
       setup: Array.isArray(guest.setup) ? guest.setup : [],
+      services,
       bootTimeout: bootTimeout * (multiplier > 0 ? multiplier : 1),
       defaultImage,
     })

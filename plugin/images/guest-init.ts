@@ -96,6 +96,30 @@ if [ -d /etc/vitest-qemu/setup ]; then
     fi
   done
 fi
+# Services: started in the background, each logging to /var/log/vitest-qemu/NAME.log and
+# reporting on the console when it exits (never restarted); then each one's ready check.
+if [ -d /etc/vitest-qemu/services ]; then
+  mkdir -p /var/log/vitest-qemu
+  for dir in /etc/vitest-qemu/services/*; do
+    [ -f "$dir/command" ] || continue
+    name=\${dir##*/}
+    (
+      (cd /root && exec sh "$dir/command") </dev/null >"/var/log/vitest-qemu/$name.log" 2>&1
+      rc=$?
+      { echo "vitest-qemu-guest: service $name exited with $rc; its last output:"; tail -n 20 "/var/log/vitest-qemu/$name.log"; echo "vitest-qemu-guest: end of service output"; } > /dev/console
+    ) &
+  done
+  for dir in /etc/vitest-qemu/services/*; do
+    if [ -f "$dir/ready-port" ]; then
+      echo "vitest-qemu-guest: waiting for service \${dir##*/} to listen on port $(cat "$dir/ready-port")"
+      hex=$(printf '%04X' "$(cat "$dir/ready-port")")
+      until grep -qE ":$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null; do sleep 0.1; done
+    elif [ -f "$dir/ready-command" ]; then
+      echo "vitest-qemu-guest: waiting for service \${dir##*/}'s ready command to succeed"
+      until (cd /root && sh "$dir/ready-command") </dev/null >/dev/null 2>&1; do sleep 0.2; done
+    fi
+  done
+fi
 echo "vitest-qemu-guest: ready"
 exec /bin/busybox init
 `

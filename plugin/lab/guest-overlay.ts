@@ -63,8 +63,22 @@ function setupEntries(setup: string[]): CpioEntry[] {
   ]
 }
 
+/** Each service as a folder of its command and ready check, started in name order by the guest's init. */
+function serviceEntries(services: GuestPlan['services']): CpioEntry[] {
+  if (services.length === 0) return []
+  const entries: CpioEntry[] = [{ type: 'dir', path: 'etc/vitest-qemu/services', mode: 0o755 }]
+  for (const service of services) {
+    const dir = `etc/vitest-qemu/services/${service.name}`
+    entries.push({ type: 'dir', path: dir, mode: 0o755 }, { type: 'file', path: `${dir}/command`, data: `${service.command}\n`, mode: 0o644 })
+    if (service.ready && 'port' in service.ready) entries.push({ type: 'file', path: `${dir}/ready-port`, data: `${service.ready.port}\n`, mode: 0o644 })
+    else if (service.ready) entries.push({ type: 'file', path: `${dir}/ready-command`, data: `${service.ready.command}\n`, mode: 0o644 })
+  }
+  return entries
+}
+
 export function guestOverlay(plan: LabPlan, guest: GuestPlan, publicKey: string): Buffer {
   return writeCpio([
+    ...serviceEntries(guest.services),
     ...(Object.keys(guest.files).length > 0 ? guestFileEntries(guest.files) : []),
     ...setupEntries(guest.setup),
     { type: 'file', path: 'etc/hostname', data: `${guest.name}\n` },

@@ -13,6 +13,7 @@ function guest(name: string, nics: [string, string, string][], ssh = true): Gues
     forwardSocket: `/run/x/${name}/forward.sock`,
     consoleSocket: `/run/x/${name}/console.sock`,
     agent: true,
+    services: [],
     ssh: ssh ? { user: 'root', privateKeyPath: '/run/x/id_ed25519', port: 22 } : false,
     qemuPid: 1,
     bootStages: {},

@@ -225,6 +225,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           forwardSocket: files.forwardSocket,
           consoleSocket: files.consoleSocket,
           agent: files.agent !== undefined,
+          services: guest.services.map((service) => service.name),
           ssh: guest.ssh
             ? { user: guest.ssh.user, password: guest.ssh.password, privateKeyPath: guest.defaultImage ? privateKeyPath : guest.ssh.privateKey, port: guest.ssh.port ?? 22 }
             : false,

@@ -24,6 +24,8 @@ export interface GuestDescriptor {
   consoleSocket: string
   /** It runs the guest agent (default images): commands over a private virtio-serial channel. */
   agent: boolean
+  /** Names of its services (default images): logs in /var/log/vitest-qemu/NAME.log in the guest. */
+  services: string[]
   ssh: { user: string; password?: string; privateKeyPath?: string; port: number } | false
   qemuPid: number
   /** Milliseconds from QEMU's start until each boot stage was ready. */

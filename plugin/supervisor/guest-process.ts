@@ -69,6 +69,8 @@ export class GuestProcess {
     readonly plan: GuestPlan,
     readonly files: GuestFiles,
     readonly launch: QemuLaunch,
+    /** Told when one of the guest's services exits (they are never restarted). */
+    private readonly onServiceExit?: (service: string, code: number, lastOutput: string) => void,
   ) {
     this.console = new SerialConsole(plan.name, files.serialSocket, files.transcript)
     this.qmp = new QmpClient(plan.name, files.qmpSocket)
@@ -99,9 +101,19 @@ export class GuestProcess {
     this.child.on('exit', (code, signal) => {
       this.fail(`QEMU exited (${signal ?? `code ${code}`})${this.qemuStderr.trim() ? `: ${this.qemuStderr.trim()}` : ''}`)
     })
+    let serviceScan = 0
     this.console.onText = () => {
-      const panic = /Kernel panic - not syncing[^\r\n]*/.exec(this.console.slice(Math.max(0, this.console.position - 4096)))
+      const recent = Math.max(0, this.console.position - 4096)
+      const panic = /Kernel panic - not syncing[^\r\n]*/.exec(this.console.slice(recent))
       if (panic) this.fail(panic[0])
+      // A service that exits is reported once (the report ends with its own end line).
+      if (this.plan.services.length === 0) return
+      const from = Math.max(serviceScan, recent)
+      const text = this.console.slice(from)
+      for (const report of text.matchAll(/vitest-qemu-guest: service (\S+) exited with (\d+); its last output:\r?\n([\s\S]*?)vitest-qemu-guest: end of service output/g)) {
+        serviceScan = from + report.index + report[0].length
+        this.onServiceExit?.(report[1]!, Number(report[2]), report[3]!.replace(/\r/g, '').trimEnd())
+      }
     }
   }
 
@@ -200,12 +212,16 @@ export class GuestProcess {
     const { login } = this.plan
     if (this.plan.defaultImage) {
       // Ready, or a setup command that failed: its number, exit code and output name the cause.
-      const { match } = await this.console.expect(/vitest-qemu-guest: ready|vitest-qemu-guest: setup (\d+) failed with exit (\d+); its output:\r?\n([\s\S]*?)vitest-qemu-guest: end of setup output/, {
+      const { match } = await this.console.expect(/vitest-qemu-guest: ready|vitest-qemu-guest: (setup \d+ failed|service \S+ exited) with (exit )?\d+; its (last )?output:\r?\n[\s\S]*?vitest-qemu-guest: end of (setup|service) output/, {
         from: 0,
         timeout: deadline - Date.now(),
         signal: this.failure.signal,
       })
       const failed = /setup (\d+) failed with exit (\d+); its output:\r?\n([\s\S]*?)vitest-qemu-guest: end/.exec(match)
+      const exited = /service (\S+) exited with (\d+); its last output:\r?\n([\s\S]*?)vitest-qemu-guest: end/.exec(match)
+      if (exited) {
+        throw new Error(`service ${exited[1]} exited with ${exited[2]} before the guest was ready; its last output:\n${exited[3]!.replace(/\r/g, '').trimEnd() || '(none)'}`)
+      }
       if (failed) {
         const command = this.plan.setup[Number(failed[1]) - 1] ?? `#${failed[1]}`
         throw new Error(`setup command ${Number(failed[1])} (\`${command}\`) failed with exit ${failed[2]}:\n${failed[3]!.replace(/\r/g, '').trimEnd() || '(no output)'}`)

@@ -34,6 +34,11 @@ function runUndo(): void {
   for (const [command, ...args] of undo.splice(0)) spawnSync(command!, args, { stdio: 'ignore' })
 }
 
+/** A service that ends while the lab runs is told to the test process, with its last output. */
+function serviceExitNotice(guest: string): (service: string, code: number, lastOutput: string) => void {
+  return (service, code, lastOutput) => emit({ type: 'notice', message: `${guest}: service ${service} exited with ${code}; its last output:\n${lastOutput || '(none)'}` })
+}
+
 function emit(event: SupervisorEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`)
 }
@@ -164,7 +169,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   const timeouts = timeoutsFor(boot)
   const onStage = options.onStage ?? (() => {})
   if (options.restoreFrom) {
-    const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom })
+    const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom }, serviceExitNotice(plan.name))
     guests.set(plan.name, restored)
     restored.start()
     const beforeResume = options.restoreCheck?.()
@@ -178,7 +183,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
       await restored.terminate()
     }
   }
-  const guest = new GuestProcess(plan, files, launch)
+  const guest = new GuestProcess(plan, files, launch, serviceExitNotice(plan.name))
   guests.set(plan.name, guest)
   guest.start()
   const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
