@@ -91,7 +91,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   const subnets = new Map<string, Subnet>()
   for (const [name, bridge] of Object.entries(config.bridges ?? {})) {
     if (name.length > MAX_IFNAME) problems.push(`bridges.${name}: the name is ${name.length} characters, the kernel allows at most ${MAX_IFNAME}`)
-    else if (!/^[A-Za-z0-9_.-]+$/.test(name)) problems.push(`bridges.${name}: the name may only hold letters, digits, '_', '.' and '-'`)
+    else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) problems.push(`bridges.${name}: the name may only hold letters, digits, '_', '.' and '-', and may not begin with '.' or '-'`)
     const cidr = parseCidr(String(bridge?.subnet))
     if (!cidr || cidr.prefix > 30) {
       problems.push(`bridges.${name}.subnet: expected a CIDR like 192.168.7.0/24 with a prefix of at most /30, got ${JSON.stringify(bridge?.subnet)}`)
