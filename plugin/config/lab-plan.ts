@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { archProfiles, isArch } from './arch.js'
 import type { Arch, LabConfig, LoginConfig, SshConfig } from './config.js'
 import { LabConfigError } from './config-error.js'
+import { configKeyProblems } from './config-keys.js'
 import { broadcastOf, contains, formatIpv4, formatSubnet, maskOf, networkOf, parseCidr, parseIpv4, type Subnet } from './ipv4.js'
 import { deriveMac, isMulticastMac, parseMac } from './mac.js'
 
@@ -80,7 +81,9 @@ export interface PlanOptions {
 }
 
 export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
-  const problems: string[] = []
+  const shape = configKeyProblems(config)
+  if (shape.structural) throw new LabConfigError(shape.problems)
+  const problems: string[] = [...shape.problems]
   const fileExists = options.fileExists ?? existsSync
   const root = options.root ?? process.cwd()
   const multiplier = config.timeoutMultiplier ?? 1
@@ -123,7 +126,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     }
     const profile = archProfiles[arch]
 
-    const nicConfigs = guest.nics ?? (guest.bridge !== undefined || guest.ip !== undefined ? [{ bridge: guest.bridge ?? '', ip: guest.ip ?? '', mac: guest.mac }] : [])
+    const nicConfigs = guest.nics ?? (guest.bridge !== undefined || guest.ip !== undefined ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, mac: guest.mac }] : [])
     if (guest.nics && (guest.bridge !== undefined || guest.ip !== undefined || guest.mac !== undefined)) problems.push(`${where}: give either bridge/ip/mac or nics, not both`)
     if (nicConfigs.length === 0) problems.push(`${where}: the guest has no NIC; give bridge and ip (or nics)`)
     const nics: NicPlan[] = []
@@ -135,6 +138,10 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
         return
       }
       if (!subnet) return
+      if (typeof nic.ip !== 'string') {
+        problems.push(`${field}.ip: required: an IPv4 address like 192.168.7.1 (or a CIDR), got ${nic.ip === undefined ? 'none' : JSON.stringify(nic.ip)}`)
+        return
+      }
       const parsed = nic.ip.includes('/') ? parseCidr(nic.ip) : { address: parseIpv4(nic.ip), prefix: subnet.prefix }
       if (!parsed || parsed.address === undefined) {
         problems.push(`${field}.ip: expected an IPv4 address like 192.168.7.1, got ${JSON.stringify(nic.ip)}`)
