@@ -7,12 +7,13 @@ import type { UndoJournal } from '../common/undo-journal.js'
 // teardown (or by the sweep); the global sysctl is never touched. Each rule is
 // journaled before it is inserted, so a failure halfway loses none of the earlier ones.
 
-export async function openBridgeForwarding(bridges: string[], runId: string, journal: UndoJournal): Promise<void> {
-  if (!bridgeNetfilterOn()) return
-  const listed = await runCommand('iptables', ['-S', 'FORWARD'], { reject: false })
+/** @param host the host's side (tests give their own) */
+export async function openBridgeForwarding(bridges: string[], runId: string, journal: UndoJournal, host = { runCommand, bridgeNetfilterOn }): Promise<void> {
+  if (!host.bridgeNetfilterOn()) return
+  const listed = await host.runCommand('iptables', ['-S', 'FORWARD'], { reject: false })
   if (listed.exitCode !== 0 || !forwardDrops(listed.stdout)) return
   for (const bridge of bridges) {
     journal.add({ kind: 'iptables-rule', bridge, runId })
-    await runCommand('iptables', ['-I', ...acceptRuleArgs(bridge, runId)])
+    await host.runCommand('iptables', ['-I', ...acceptRuleArgs(bridge, runId)])
   }
 }
