@@ -85,3 +85,14 @@ test('a journal that is not a private file of this user is refused; none at all 
   writeFileSync(path, '{"kind":"bridge"}', { mode: 0o600 })
   expect(() => readJournal(dir!, runId)).toThrow(/is not a list/)
 })
+
+test('an intent that cannot be written fails its change; a clearing whose folder is gone does not stop the undoing', () => {
+  dir = mkdtempSync(join(tmpdir(), 'vq-journal-'))
+  const journal = new UndoJournal(dir, runId)
+  const bridge = { kind: 'bridge', name: 'vqhost0', runId } as const
+  journal.add(bridge)
+  rmSync(dir, { recursive: true })
+  expect(() => journal.add({ kind: 'iptables-rule', bridge: 'vqhost0', runId })).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+  journal.remove(bridge)
+  expect(journal.records).toEqual([{ kind: 'iptables-rule', bridge: 'vqhost0', runId }])
+})

@@ -117,7 +117,7 @@ export class UndoJournal {
   /** Records the intent; call it before making the change. */
   add(record: UndoRecord): void {
     this.list.push(validRecord(record, this.runId))
-    this.save()
+    this.save(true)
   }
 
   /** Clears a record once its change is undone (or was never made). */
@@ -125,10 +125,15 @@ export class UndoJournal {
     const index = this.list.findIndex((entry) => sameRecord(entry, record))
     if (index < 0) return
     this.list.splice(index, 1)
-    this.save()
+    this.save(false)
   }
 
-  private save(): void {
-    writeFileAtomicallySync(join(this.runDir, JOURNAL_FILE), `${JSON.stringify([...this.rejected, ...this.list])}\n`, 0o600)
+  /** @param intent an intent must be on disk before its change; a clearing may find the run's folder gone. */
+  private save(intent: boolean): void {
+    try {
+      writeFileAtomicallySync(join(this.runDir, JOURNAL_FILE), `${JSON.stringify([...this.rejected, ...this.list])}\n`, 0o600)
+    } catch (error) {
+      if (intent || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
   }
 }

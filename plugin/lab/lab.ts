@@ -277,7 +277,8 @@ async function stopSupervisor(child: ChildProcess): Promise<void> {
 }
 
 async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
+  // No pid: it never started, and no 'exit' will come.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.kill('SIGKILL')
   await exited
