@@ -101,6 +101,23 @@ describe.skipIf(!isRoot)('host mode after a crash', { timeout: 180_000 }, () => 
     expect(existsSync(descriptor.runDir)).toBe(false)
   })
 
+  test('a stop that times out (the supervisor frozen): the parent kills it, then undoes the journal before removing the folder', async () => {
+    const lab = await startLab(config)
+    const { descriptor } = lab
+    const handles = attachLab(descriptor)
+    await handles.partition(['crashA'], ['crashB'])
+    handles.close()
+    await expectChangesOf(descriptor)
+    process.kill(descriptor.supervisorPid, 'SIGSTOP')
+    const started = Date.now()
+    await lab.stop()
+    // The stop command went unanswered: killed after the 10 s allowed.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_500)
+    expect(isAlive(descriptor.supervisorPid)).toBe(false)
+    expect(await stateOf(ofRun(descriptor.runId))).toBe('')
+    expect(existsSync(descriptor.runDir)).toBe(false)
+  })
+
   /** A lab started by a plain Node process that prints its descriptor and waits to be killed. */
   async function labInAnotherProcess() {
     const engine = pathToFileURL(join(repo, 'dist', 'index.js')).href
