@@ -66,6 +66,19 @@ test('what it does not recognise as a dead run of this user is left alone, howev
   expect(result.ignored.join('\n')).toContain('abcd0005: ')
 })
 
+test('a run folder still being made by a process that died goes; one being made by a live process stays', async () => {
+  const deadDraft = join(root, '.abcd0010.new')
+  mkdirSync(deadDraft, { mode: 0o700 })
+  await writeLedger(deadDraft, ledgerOf('abcd0010', dead(), undefined))
+  const liveDraft = join(root, '.abcd0011.new')
+  mkdirSync(liveDraft, { mode: 0o700 })
+  await writeLedger(liveDraft, ledgerOf('abcd0011', self(), undefined))
+  const emptyDraft = join(root, '.abcd0012.new')
+  mkdirSync(emptyDraft, { mode: 0o700 })
+  expect((await sweepDeadRuns(root)).removed).toEqual(['abcd0010'])
+  expect(readdirSync(root).sort()).toEqual(['.abcd0011.new', '.abcd0012.new'])
+})
+
 test('a symlink named like a run is not followed: its target stays', async () => {
   const target = mkdtempSync(join(tmpdir(), 'vq-sweep-target-'))
   try {

@@ -15,6 +15,8 @@ import { undoJournalOf } from '../common/undo-actions.js'
 // cannot read, one it does not recognise, is left alone. Folders may vanish while it
 // looks (a live run stopping, another sweep): that is no error.
 
+const DRAFT = /^\.([0-9a-f]{8})\.new$/
+
 export interface SweepResult {
   /** Run ids whose folders were removed. */
   removed: string[]
@@ -36,7 +38,9 @@ export async function sweepDeadRuns(root: string | undefined = existingRuntimeRo
   }
   const uid = process.getuid?.()
   for (const name of entries) {
-    if (!RUN_ID.test(name)) continue
+    // A run folder, or one still being made (lab/run-folder.ts) by a process that died.
+    const runId = RUN_ID.test(name) ? name : DRAFT.exec(name)?.[1]
+    if (runId === undefined) continue
     const dir = join(root, name)
     try {
       const stat = await lstat(dir)
@@ -44,15 +48,15 @@ export async function sweepDeadRuns(root: string | undefined = existingRuntimeRo
         result.ignored.push(`${dir}: not a folder of this user`)
         continue
       }
-      const ledger = readLedger(dir, name)
+      const ledger = readLedger(dir, runId)
       if (runIsLive(ledger)) continue
-      const left = undoJournalOf(dir, name)
+      const left = undoJournalOf(dir, runId)
       if (left.length > 0) {
-        result.kept.push(`${name}: ${left.join('; ')}`)
+        result.kept.push(`${runId}: ${left.join('; ')}`)
         continue
       }
       await rm(dir, { recursive: true, force: true })
-      result.removed.push(name)
+      result.removed.push(runId)
     } catch (error) {
       // Gone meanwhile, or not recognisable as a run of this user: not ours to remove.
       if (!isNotFound(error)) result.ignored.push(`${dir}: ${(error as Error).message.split('\n')[0]}`)
