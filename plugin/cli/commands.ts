@@ -47,9 +47,11 @@ export const commands: Command[] = [
     spec: { name: 'cleanup', summary: 'remove what runs that died left behind (live runs are not touched)', options: {} },
     run: async () => {
       const { sweepDeadRuns } = await import('../lab/sweep.js')
-      const removed = await sweepDeadRuns(undefined, 0)
+      const { removed, kept, ignored } = await sweepDeadRuns()
       console.log(removed.length ? `removed what ${removed.length} dead run(s) left: ${removed.join(', ')}` : 'nothing to clean up')
-      return 0
+      for (const line of ignored) console.log(`left alone (not recognised as a run of yours): ${line}`)
+      for (const line of kept) console.error(`could not undo (run cleanup again as the run's user, with the privileges it had): ${line}`)
+      return kept.length > 0 ? 1 : 0
     },
   },
   {

@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
@@ -10,4 +11,14 @@ export async function writeFileAtomically(path: string, data: string, mode?: num
   const draft = `${path}.${process.pid}.tmp`
   await writeFile(draft, data, mode === undefined ? undefined : { mode })
   await rename(draft, path)
+}
+
+/**
+ * The same, synchronously, for what must be on disk before the next step (an undo
+ * journal's intent) or at exit; the folder must exist (a removed one is not made again).
+ */
+export function writeFileAtomicallySync(path: string, data: string, mode?: number): void {
+  const draft = `${path}.${process.pid}.tmp`
+  writeFileSync(draft, data, mode === undefined ? undefined : { mode })
+  renameSync(draft, path)
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { archProfiles, isArch } from './arch.js'
 import type { Arch, GuestFile, LabConfig, LoginConfig, SshConfig } from './config.js'
 import { LabConfigError } from './config-error.js'
+import { configKeyProblems } from './config-keys.js'
 import { broadcastOf, contains, formatIpv4, formatSubnet, maskOf, networkOf, parseCidr, parseIpv4, type Subnet } from './ipv4.js'
 import { deriveMac, isMulticastMac, parseMac } from './mac.js'
 
@@ -92,7 +93,9 @@ export interface PlanOptions {
 }
 
 export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
-  const problems: string[] = []
+  const shape = configKeyProblems(config)
+  if (shape.structural) throw new LabConfigError(shape.problems)
+  const problems: string[] = [...shape.problems]
   const fileExists = options.fileExists ?? existsSync
   const root = options.root ?? process.cwd()
   const multiplier = config.timeoutMultiplier ?? 1
@@ -103,7 +106,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   const subnets = new Map<string, Subnet>()
   for (const [name, bridge] of Object.entries(config.bridges ?? {})) {
     if (name.length > MAX_IFNAME) problems.push(`bridges.${name}: the name is ${name.length} characters, the kernel allows at most ${MAX_IFNAME}`)
-    else if (!/^[A-Za-z0-9_.-]+$/.test(name)) problems.push(`bridges.${name}: the name may only hold letters, digits, '_', '.' and '-'`)
+    else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) problems.push(`bridges.${name}: the name may only hold letters, digits, '_', '.' and '-', and may not begin with '.' or '-'`)
     const cidr = parseCidr(String(bridge?.subnet))
     if (!cidr || cidr.prefix > 30) {
       problems.push(`bridges.${name}.subnet: expected a CIDR like 192.168.7.0/24 with a prefix of at most /30, got ${JSON.stringify(bridge?.subnet)}`)
@@ -135,7 +138,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     }
     const profile = archProfiles[arch]
 
-    const nicConfigs = guest.nics ?? (guest.bridge !== undefined || guest.ip !== undefined ? [{ bridge: guest.bridge ?? '', ip: guest.ip ?? '', mac: guest.mac }] : [])
+    const nicConfigs = guest.nics ?? (guest.bridge !== undefined || guest.ip !== undefined ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, mac: guest.mac }] : [])
     if (guest.nics && (guest.bridge !== undefined || guest.ip !== undefined || guest.mac !== undefined)) problems.push(`${where}: give either bridge/ip/mac or nics, not both`)
     if (nicConfigs.length === 0) problems.push(`${where}: the guest has no NIC; give bridge and ip (or nics)`)
     const nics: NicPlan[] = []
@@ -147,6 +150,10 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
         return
       }
       if (!subnet) return
+      if (typeof nic.ip !== 'string') {
+        problems.push(`${field}.ip: required: an IPv4 address like 192.168.7.1 (or a CIDR), got ${nic.ip === undefined ? 'none' : JSON.stringify(nic.ip)}`)
+        return
+      }
       const parsed = nic.ip.includes('/') ? parseCidr(nic.ip) : { address: parseIpv4(nic.ip), prefix: subnet.prefix }
       if (!parsed || parsed.address === undefined) {
         problems.push(`${field}.ip: expected an IPv4 address like 192.168.7.1, got ${JSON.stringify(nic.ip)}`)

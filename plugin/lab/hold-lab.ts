@@ -1,7 +1,7 @@
 import type { LabDescriptor } from '../protocol/lab-descriptor.js'
 import { attachHints, formatGuestTable } from './lab-summary.js'
 import { publishLab, runningLabs } from './running-labs.js'
-import { alive } from '../common/run-ledger.js'
+import { isRunning, processIdentity } from '../common/process-identity.js'
 
 // Keeping a started lab up for people to work in (`up`, VITEST_QEMU_KEEP): it is
 // published for `console` and `ssh`, described on screen, and held until Ctrl-C,
@@ -21,8 +21,9 @@ export function untilStopRequested(lab: LabDescriptor): Promise<HoldEnd> {
   return new Promise((resolve) => {
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
     const handlers = signals.map((signal) => [signal, () => finish(signal)] as const)
+    const supervisor = processIdentity(lab.supervisorPid)
     const timer = setInterval(() => {
-      if (!alive(lab.supervisorPid, 'supervisor.js')) finish('supervisor gone')
+      if (!supervisor || !isRunning(supervisor)) finish('supervisor gone')
     }, 1000)
     const finish = (end: HoldEnd) => {
       clearInterval(timer)

@@ -18,7 +18,11 @@ import { BootProgress } from './boot-progress.js'
 import { debug, info, seconds } from '../common/log.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 import { RUN_LOGS, runLogDir } from '../common/run-logs.js'
-import { newRunId, runDirFor } from '../common/runtime-dir.js'
+import { runtimeRoot } from '../common/runtime-dir.js'
+import { createRunFolder } from './run-folder.js'
+import { processIdentity } from '../common/process-identity.js'
+import { isNotFound } from '../common/private-path.js'
+import { undoJournalOf } from '../common/undo-actions.js'
 import { newEd25519KeyPair } from './ssh-key-pair.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 import { fileHash } from './file-hash-memo.js'
@@ -69,27 +73,28 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   const phase = (name: string) => log(`${name} after ${Date.now() - started} ms`)
   const plan = planLab(config, { root })
   await checkHostTools(plan)
-  if (plan.network === 'host') await checkHostMode(plan)
-  phase('host checked')
   const cache = cacheDir(config.cacheDir)
 
-  const runId = newRunId()
-  const runDir = runDirFor(runId)
+  // The run's folder with its ledger comes first, so that no sweep can take it for a dead run's.
+  const runtime = runtimeRoot()
+  const { runId, runDir, ledger } = await createRunFolder(runtime)
   const logDir = runLogDir(root, runId)
-  await mkdir(runDir, { recursive: true, mode: 0o700 })
-  const ledger = { runId, testProcessPid: process.pid, startedAt: new Date().toISOString() }
-  await writeLedger(runDir, ledger)
-  await mkdir(logDir, { recursive: true })
-  await sweepDeadRuns()
-  await pruneOldRuns(join(root, RUN_LOGS), 10)
-  phase('dead runs swept')
 
   let supervisor: ChildProcess | undefined
   const cleanupOnFailure = async () => {
-    supervisor?.kill('SIGKILL')
-    await rm(runDir, { recursive: true, force: true })
+    if (supervisor) await killAndWait(supervisor)
+    await removeRunFolder(runDir, runId)
   }
   try {
+    // Dead runs' leftovers go before the host is checked: a host-mode run that was
+    // killed may have left the very bridge this run needs.
+    const swept = await sweepDeadRuns(runtime)
+    for (const kept of swept.kept) info(`a dead run's host changes could not be undone: ${kept}`)
+    phase('dead runs swept')
+    if (plan.network === 'host') await checkHostMode(plan)
+    phase('host checked')
+    await mkdir(logDir, { recursive: true })
+    await pruneOldRuns(join(root, RUN_LOGS), 10)
     const snapshots = snapshotsEnabled(plan.snapshots)
     // The key pair default images trust: for this run only, or, with snapshots (whose
     // guests keep the key they were saved with), the cache's own. Private key 0600.
@@ -168,7 +173,8 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     const events = supervisorEvents(supervisor)
     // Writing to a supervisor that has already exited fails with EPIPE; its exit says why.
     supervisor.stdin!.on('error', () => {})
-    await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
+    const supervisorIdentity = supervisor.pid === undefined ? undefined : processIdentity(supervisor.pid)
+    if (supervisorIdentity) await writeLedger(runDir, { ...ledger, supervisor: supervisorIdentity, supervisorPid: supervisorIdentity.pid })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
     // Each restored guest's state is checked here, on another core, while its QEMU loads it.
@@ -262,7 +268,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         })
       },
       reset: async () => (await beginReset()).done,
-      stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
+      stop: () => (stopped ??= stopSupervisor(running).finally(() => removeRunFolder(runDir, runId))),
     }
   } catch (error) {
     await cleanupOnFailure()
@@ -287,6 +293,33 @@ async function stopSupervisor(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)
+}
+
+async function killAndWait(child: ChildProcess): Promise<void> {
+  // No pid: it never started, and no 'exit' will come.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGKILL')
+  await exited
+}
+
+/**
+ * Once the supervisor is gone: undoes what its journal still records (it was killed, or
+ * failed before undoing), then removes the run's folder. Should a change resist, the
+ * folder and its journal stay for the next run's sweep or `npx vitest-qemu cleanup`.
+ */
+async function removeRunFolder(runDir: string, runId: string): Promise<void> {
+  let left: string[]
+  try {
+    left = undoJournalOf(runDir, runId)
+  } catch (error) {
+    left = isNotFound(error) ? [] : [`its undo journal could not be read: ${(error as Error).message}`]
+  }
+  if (left.length > 0) {
+    info(`run ${runId}: host changes were not undone, so ${runDir} is kept for npx vitest-qemu cleanup: ${left.join('; ')}`)
+    return
+  }
+  await rm(runDir, { recursive: true, force: true })
 }
 
 async function checkHostTools(plan: LabPlan): Promise<void> {

@@ -1,9 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
 import type { LabDescriptor } from '../protocol/lab-descriptor.js'
 import { chooseRunningLab, guestOf, runningLabs } from './running-labs.js'
+import { processIdentity, type ProcessIdentity } from '../common/process-identity.js'
+import { writeLedger } from '../common/run-ledger.js'
 
 function lab(runId: string, guests: string[], supervisorPid = 1): LabDescriptor {
   return {
@@ -41,14 +43,28 @@ afterEach(() => {
   if (root) rmSync(root, { recursive: true, force: true })
 })
 
-test('only published labs whose supervisor runs are found', () => {
+test('only published labs whose supervisor runs are found, read from private files of this user', async () => {
   root = mkdtempSync(join(tmpdir(), 'vq-running-labs-'))
-  const publish = (descriptor: LabDescriptor) => {
-    mkdirSync(join(root!, descriptor.runId))
-    writeFileSync(join(root!, descriptor.runId, 'lab.json'), JSON.stringify(descriptor))
+  const self = processIdentity(process.pid)!
+  const publish = async (descriptor: LabDescriptor, supervisor: ProcessIdentity, mode = 0o600) => {
+    const dir = join(root!, descriptor.runId)
+    mkdirSync(dir, { mode: 0o700 })
+    await writeLedger(dir, { runId: descriptor.runId, uid: process.getuid!(), testProcess: self, supervisor, testProcessPid: self.pid, supervisorPid: supervisor.pid, startedAt: '' })
+    writeFileSync(join(dir, 'lab.json'), JSON.stringify(descriptor), { mode })
+    return dir
   }
-  // No process of this test is a supervisor: a pid that exists but runs something else counts as gone.
-  publish(lab('dead0000', ['guestA'], process.pid))
+  // This process stands in for a running supervisor.
+  await publish(lab('aaaa0001', ['guestA'], process.pid), self)
+  // A supervisor that ended (its pid now taken by another process started later).
+  await publish(lab('aaaa0002', ['guestA'], process.pid), { ...self, startTime: self.startTime - 1 })
+  // A descriptor someone else could have written.
+  await publish(lab('aaaa0003', ['guestA'], process.pid), self, 0o644)
+  // A descriptor naming a pid the ledger does not.
+  await publish(lab('aaaa0004', ['guestA'], 1), self)
+  // A lab.json that is a symlink to a private file.
+  const linked = await publish(lab('aaaa0005', ['guestA'], process.pid), self)
+  renameSync(join(linked, 'lab.json'), join(root, 'elsewhere.json'))
+  symlinkSync(join(root, 'elsewhere.json'), join(linked, 'lab.json'))
   mkdirSync(join(root, 'unpublished'))
-  expect(runningLabs(root)).toEqual([])
+  expect(runningLabs(root).map((found) => found.runId)).toEqual(['aaaa0001'])
 })

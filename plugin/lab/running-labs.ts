@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { GuestDescriptor, LabDescriptor } from '../protocol/lab-descriptor.js'
-import { runtimeRoot } from '../common/runtime-dir.js'
-import { alive } from '../common/run-ledger.js'
+import { existingRuntimeRoot } from '../common/runtime-dir.js'
+import { readPrivateFile } from '../common/private-path.js'
+import { isRunning } from '../common/process-identity.js'
+import { readLedger, RUN_ID } from '../common/run-ledger.js'
 
 // Labs that stay up for people to work in (`vitest-qemu up`, a failed run kept with
 // VITEST_QEMU_KEEP) publish their descriptor in their runtime folder, so `console` and
@@ -17,17 +19,31 @@ export async function publishLab(descriptor: LabDescriptor): Promise<void> {
   await writeFile(join(descriptor.runDir, DESCRIPTOR_FILE), `${JSON.stringify(descriptor)}\n`, { mode: 0o600 })
 }
 
-/** Published labs whose supervisor still runs. */
-export function runningLabs(root = runtimeRoot()): LabDescriptor[] {
-  if (!existsSync(root)) return []
+/**
+ * Published labs whose supervisor still runs: a run folder's lab.json, read only when it
+ * is a private file of this user, for the run its private ledger names, whose supervisor
+ * (by pid and start time) is the one the ledger names and still runs.
+ */
+export function runningLabs(root = existingRuntimeRoot()): LabDescriptor[] {
+  if (root === undefined) return []
+  let names: string[]
+  try {
+    names = readdirSync(root)
+  } catch {
+    return []
+  }
   const labs: LabDescriptor[] = []
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue
+  for (const name of names) {
+    if (!RUN_ID.test(name)) continue
+    const runDir = join(root, name)
     try {
-      const descriptor = JSON.parse(readFileSync(join(root, entry.name, DESCRIPTOR_FILE), 'utf8')) as LabDescriptor
-      if (alive(descriptor.supervisorPid, 'supervisor.js')) labs.push(descriptor)
+      const ledger = readLedger(runDir, name)
+      const descriptor = JSON.parse(readPrivateFile(join(runDir, DESCRIPTOR_FILE))) as LabDescriptor
+      const supervisor = ledger.supervisor
+      if (descriptor.runId !== name || !supervisor || descriptor.supervisorPid !== supervisor.pid || !isRunning(supervisor)) continue
+      labs.push(descriptor)
     } catch {
-      // not a published lab, or one being removed right now
+      // not a published lab of this user, or one being removed right now
     }
   }
   return labs

@@ -1,38 +1,66 @@
-import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { readdir, rm, stat } from 'node:fs/promises'
+import { lstat, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { alive, type Ledger, readUndo } from '../common/run-ledger.js'
-import { runtimeRoot } from '../common/runtime-dir.js'
+import { isNotFound } from '../common/private-path.js'
+import { readLedger, RUN_ID, runIsLive } from '../common/run-ledger.js'
+import { existingRuntimeRoot } from '../common/runtime-dir.js'
+import { undoJournalOf } from '../common/undo-actions.js'
 
-// The ledger: each run writes down, in its runtime folder, the supervisor that owns
-// it. A run whose supervisor is gone (a machine that crashed, a SIGKILLed supervisor)
-// has left at most that folder; the next run's start and `vitest-qemu cleanup` remove
-// it, and undoes the host changes a host-mode run recorded. A live run is never touched.
+// What dead runs left (a machine that crashed, a SIGKILLed test process and
+// supervisor): their folders, and in host mode the host changes their journal records.
+// The next run's start and `vitest-qemu cleanup` undo those and remove the folders.
+//
+// Only what is provably a dead run of this user is touched: a folder named like a run id,
+// a real folder of this user, holding a private ledger of that run whose processes are
+// all proven gone (common/process-identity.ts). Anything else, a live run, a folder it
+// cannot read, one it does not recognise, is left alone. Folders may vanish while it
+// looks (a live run stopping, another sweep): that is no error.
 
-function isLive(ledger: Ledger): boolean {
-  return ledger.supervisorPid === undefined ? alive(ledger.testProcessPid) : alive(ledger.supervisorPid, 'supervisor.js')
+const DRAFT = /^\.([0-9a-f]{8})\.new$/
+
+export interface SweepResult {
+  /** Run ids whose folders were removed. */
+  removed: string[]
+  /** Dead runs kept, with why (a host change that could not be undone). */
+  kept: string[]
+  /** Folders named like runs but not recognised as this user's (or unreadable), with why: left alone. */
+  ignored: string[]
 }
 
-/** Removes what dead runs left; returns the run ids removed. */
-export async function sweepDeadRuns(root = runtimeRoot(), graceMs = 60_000): Promise<string[]> {
-  if (!existsSync(root)) return []
-  const removed: string[] = []
-  for (const entry of await readdir(root, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue
-    const dir = join(root, entry.name)
-    let ledger: Ledger | undefined
-    try {
-      ledger = JSON.parse(readFileSync(join(dir, 'ledger.json'), 'utf8')) as Ledger
-    } catch {
-      // No ledger: a run between creating its folder and writing the ledger, or a broken folder.
-      const age = Date.now() - (await stat(dir)).mtimeMs
-      if (age < graceMs) continue
-    }
-    if (ledger && isLive(ledger)) continue
-    for (const [command, ...args] of readUndo(dir)) spawnSync(command!, args, { stdio: 'ignore' })
-    await rm(dir, { recursive: true, force: true })
-    removed.push(entry.name)
+export async function sweepDeadRuns(root: string | undefined = existingRuntimeRoot()): Promise<SweepResult> {
+  const result: SweepResult = { removed: [], kept: [], ignored: [] }
+  if (root === undefined) return result
+  let entries: string[]
+  try {
+    entries = await readdir(root)
+  } catch (error) {
+    if (isNotFound(error)) return result
+    throw error
   }
-  return removed
+  const uid = process.getuid?.()
+  for (const name of entries) {
+    // A run folder, or one still being made (lab/run-folder.ts) by a process that died.
+    const runId = RUN_ID.test(name) ? name : DRAFT.exec(name)?.[1]
+    if (runId === undefined) continue
+    const dir = join(root, name)
+    try {
+      const stat = await lstat(dir)
+      if (!stat.isDirectory() || stat.uid !== uid) {
+        result.ignored.push(`${dir}: not a folder of this user`)
+        continue
+      }
+      const ledger = readLedger(dir, runId)
+      if (runIsLive(ledger)) continue
+      const left = undoJournalOf(dir, runId)
+      if (left.length > 0) {
+        result.kept.push(`${runId}: ${left.join('; ')}`)
+        continue
+      }
+      await rm(dir, { recursive: true, force: true })
+      result.removed.push(runId)
+    } catch (error) {
+      // Gone meanwhile, or not recognisable as a run of this user: not ours to remove.
+      if (!isNotFound(error)) result.ignored.push(`${dir}: ${(error as Error).message.split('\n')[0]}`)
+    }
+  }
+  return result
 }

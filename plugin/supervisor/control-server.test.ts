@@ -11,7 +11,7 @@ import { PacketCaptures } from './packet-capture.js'
 test('a malformed line gets an error answer and the socket goes on serving requests', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vq-control-'))
   const path = join(dir, 'control.sock')
-  const server = serveControl(path, new Map(), [], new PacketCaptures(dir), { reset: async () => undefined, used: () => {}, settled: async () => {} })
+  const server = serveControl(path, new Map(), { runId: '0123abcd' }, new PacketCaptures(dir), { reset: async () => undefined, used: () => {}, settled: async () => {} })
   await new Promise<void>((resolve) => server.once('listening', resolve))
   const socket = connect(path)
   const answers: ControlResponse[] = []

@@ -7,15 +7,12 @@ import { openTcp, type GuestProcess } from './guest-process.js'
 import { exposeHostSocket } from './host-port-exposer.js'
 import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from '../protocol/json-lines.js'
+import { partitionTableName, type UndoJournal } from '../common/undo-journal.js'
 
 // The supervisor's sockets for workers: one control socket (serial and QMP requests,
 // served one at a time per guest by the channel owners) and one forwarding socket per
 // guest (a client writes "PORT\n", then the stream is the guest's TCP port).
 
-/**
- * @param undo the supervisor's list of commands run at exit; partitions add theirs (in
- *   host mode their nft tables live in the host's namespace and must not outlive the run).
- */
 export interface LabReset {
   /** Brings every guest back to its saved state; with `ifUsed`, only when a client used the lab since the last reset. */
   reset(ifUsed: boolean): Promise<unknown>
@@ -28,7 +25,13 @@ export interface LabReset {
 /** Longest request line: commands and text typed into consoles, never megabytes. */
 const MAX_REQUEST_LENGTH = 16 * 1024 * 1024
 
-export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset, bridgeAddresses: string[] = []): Server {
+/** Where partitions' tables go: named with the run's id, and in host mode (where they live in the host's namespace and must not outlive the run) journaled. */
+export interface PartitionPlace {
+  runId: string
+  journal?: UndoJournal
+}
+
+export function serveControl(path: string, guests: Map<string, GuestProcess>, partitions: PartitionPlace, captures: PacketCaptures, labReset: LabReset, bridgeAddresses: string[] = []): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
     socket.on('error', () => {})
@@ -45,7 +48,7 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
       }
       // Reading a console's transcript changes nothing; everything else may.
       if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
-      labReset.settled().then(() => handle(request, guests, undo, captures, bridgeAddresses)).then(
+      labReset.settled().then(() => handle(request, guests, partitions, captures, bridgeAddresses)).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error & { code?: ControlErrorCode }) => reply({ id: request.id, ok: false, error: error.message, code: error.code }),
       )
@@ -57,12 +60,12 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
   return server
 }
 
-async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, bridgeAddresses: string[]): Promise<unknown> {
+async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, partitions: PartitionPlace, captures: PacketCaptures, bridgeAddresses: string[]): Promise<unknown> {
   if (request.op === 'capture.start') return captures.start(request.name, request.iface)
   if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
-  if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, undo)
-  if (request.op === 'lab.heal') return heal(request.name, undo)
+  if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, partitions)
+  if (request.op === 'lab.heal') return heal(request.name, partitions)
   if (request.op === 'lab.probe') return probeTcp(request.host, request.port, request.timeout)
   if (request.op === 'lab.expose') return { port: (await exposeHostSocket(request.socket, bridgeAddresses)).port }
   const guest = guests.get(request.guest)
@@ -99,25 +102,31 @@ async function showLabNetwork(object: string, args: string[]): Promise<unknown> 
 // the table.
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/
 
-function partitionTable(name: string): string {
+function partitionTable(name: string, runId: string): string {
   if (!/^[a-z0-9_]{1,24}$/.test(name)) throw new Error(`lab.partition: invalid name ${JSON.stringify(name)}`)
-  return `vitest_qemu_${name}`
+  return partitionTableName(runId, name)
 }
 
-async function partition(name: string, a: string[], b: string[], undo: string[][]): Promise<void> {
-  const table = partitionTable(name)
+async function partition(name: string, a: string[], b: string[], place: PartitionPlace): Promise<void> {
+  const table = partitionTable(name, place.runId)
   if (a.length === 0 || b.length === 0 || ![...a, ...b].every((mac) => MAC.test(mac))) throw new Error('lab.partition: each group needs at least one guest')
   const set = (macs: string[]) => `{ ${macs.join(', ')} }`
   const script = `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n  ether saddr ${set(a)} ether daddr ${set(b)} drop\n  ether saddr ${set(b)} ether daddr ${set(a)} drop\n }\n}\n`
-  await runCommand('nft', ['-f', '-'], { input: script })
-  undo.push(['nft', 'delete', 'table', 'bridge', table])
+  const record = { kind: 'nft-table', family: 'bridge', name: table, runId: place.runId } as const
+  place.journal?.add(record)
+  try {
+    await runCommand('nft', ['-f', '-'], { input: script })
+  } catch (error) {
+    // nft -f applies a script whole or not at all: nothing was made.
+    place.journal?.remove(record)
+    throw error
+  }
 }
 
-async function heal(name: string, undo: string[][]): Promise<void> {
-  const table = partitionTable(name)
+async function heal(name: string, place: PartitionPlace): Promise<void> {
+  const table = partitionTable(name, place.runId)
   await runCommand('nft', ['delete', 'table', 'bridge', table])
-  const index = undo.findIndex((command) => command.join(' ') === `nft delete table bridge ${table}`)
-  if (index >= 0) undo.splice(index, 1)
+  place.journal?.remove({ kind: 'nft-table', family: 'bridge', name: table, runId: place.runId })
 }
 
 /** Whether a TCP connection from the lab's side to host:port succeeds within the timeout. */

@@ -1,18 +1,22 @@
 import { runCommand } from '../common/run-command.js'
 import type { LabPlan } from '../config/lab-plan.js'
+import { bridgeAlias, type UndoJournal } from '../common/undo-journal.js'
 
 // The lab's layer 2, created inside the supervisor's private network namespace:
 // loopback, one bridge per configured bridge (with an address, so the supervisor can
 // reach guests), one tap per guest NIC. Deleting the namespace deletes all of it.
-// In host mode only the bridges are made, in the host's namespace, and deleted again.
+// In host mode only the bridges are made, in the host's namespace, each journaled before
+// it is made and marked with the run's alias, so that only this run's bridge is ever
+// deleted again (common/undo-actions.ts).
 // Names always follow `name`/`dev`: `ip link add b type bridge` takes `b` for a keyword.
 
-export function networkCommands(plan: LabPlan): string[] {
+export function networkCommands(plan: LabPlan, runId: string): string[] {
   // In host mode qemu-bridge-helper makes each guest's tap; the host's loopback is not ours.
   const host = plan.network === 'host'
   const lines = host ? [] : ['link set lo up']
   for (const bridge of plan.bridges) {
     lines.push(`link add name ${bridge.name} type bridge`)
+    if (host) lines.push(`link set dev ${bridge.name} alias ${bridgeAlias(runId)}`)
     lines.push(`addr add ${bridge.address}/${bridge.prefix} dev ${bridge.name}`)
     lines.push(`link set dev ${bridge.name} up`)
   }
@@ -26,13 +30,13 @@ export function networkCommands(plan: LabPlan): string[] {
   return lines
 }
 
-/** What removes the network again: nothing in namespace mode (the namespace takes it all along), the bridges in host mode. */
-export function networkUndo(plan: LabPlan): string[][] {
-  return plan.network === 'host' ? plan.bridges.map((bridge) => ['ip', 'link', 'del', 'dev', bridge.name]) : []
-}
-
-export async function createLabNetwork(plan: LabPlan): Promise<void> {
-  const commands = networkCommands(plan)
+/**
+ * Makes the network. In host mode each bridge is journaled first; nothing needs
+ * journaling in namespace mode (the namespace takes it all along).
+ */
+export async function createLabNetwork(plan: LabPlan, runId: string, journal: UndoJournal): Promise<void> {
+  if (plan.network === 'host') for (const bridge of plan.bridges) journal.add({ kind: 'bridge', name: bridge.name, runId })
+  const commands = networkCommands(plan, runId)
   try {
     await runCommand('ip', ['-batch', '-'], { input: `${commands.join('\n')}\n` })
   } catch (error) {

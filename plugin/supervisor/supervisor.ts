@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { openBridgeForwarding } from './docker-trap.js'
 import type { Server, Socket } from 'node:net'
-import { createLabNetwork, networkUndo } from './lab-network.js'
-import { writeUndo } from '../common/run-ledger.js'
+import { createLabNetwork } from './lab-network.js'
+import { UndoJournal } from '../common/undo-journal.js'
+import { undoAll } from '../common/undo-actions.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
 import { bringToPresent, saveGuestState } from './guest-snapshot.js'
 import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-store.js'
@@ -27,11 +27,14 @@ const servers: Server[] = []
 let stopping = false
 let runDir: string | undefined
 let captures: PacketCaptures | undefined
-/** Commands that undo what this run changed on the host (host mode only). */
-let undo: string[][] = []
+/** What this run changed outside its namespace (host mode), journaled in the run's folder before each change. */
+let journal: UndoJournal | undefined
 
-function runUndo(): void {
-  for (const [command, ...args] of undo.splice(0)) spawnSync(command!, args, { stdio: 'ignore' })
+/** Undoes the journal; then, when all of it is undone, the run's folder goes. Else it stays, journal and all, for the test process or a sweep. */
+function undoAndRemoveRunDir(): void {
+  const left = journal ? undoAll(journal) : []
+  if (left.length > 0) process.stderr.write(`vitest-qemu supervisor: could not undo ${left.map((record) => JSON.stringify(record)).join(', ')}; kept in ${runDir}\n`)
+  else if (runDir) rmSync(runDir, { recursive: true, force: true })
 }
 
 /** A service that ends while the lab runs is told to the test process, with its last output. */
@@ -47,23 +50,20 @@ function emit(event: SupervisorEvent): void {
 function killAll(): void {
   for (const guest of guests.values()) guest.kill()
   captures?.killAll()
-  runUndo()
-  if (runDir) rmSync(runDir, { recursive: true, force: true })
+  undoAndRemoveRunDir()
 }
 
 async function start(command: SupervisorStart): Promise<void> {
   const { plan } = command
   runDir = command.runDir
-  // Written before anything is changed, so a sweep can undo it if this process is killed.
-  undo = networkUndo(plan)
-  writeUndo(command.runDir, undo)
-  await createLabNetwork(plan)
-  if (plan.network === 'host') {
-    undo.push(...(await openBridgeForwarding(plan.bridges.map((bridge) => bridge.name), command.runId)))
-    writeUndo(command.runDir, undo)
-  }
+  // Each host change is journaled before it is made, so that whoever finds this process
+  // killed (the test process, a sweep) can undo it.
+  journal = new UndoJournal(command.runDir, command.runId)
+  await createLabNetwork(plan, command.runId, journal)
+  if (plan.network === 'host') await openBridgeForwarding(plan.bridges.map((bridge) => bridge.name), command.runId, journal)
   captures = new PacketCaptures(command.logDir)
-  servers.push(serveControl(command.controlSocket, guests, undo, captures, labReset, command.plan.bridges.map((bridge) => bridge.address)))
+  const partitions = { runId: command.runId, journal: plan.network === 'host' ? journal : undefined }
+  servers.push(serveControl(command.controlSocket, guests, partitions, captures, labReset, plan.bridges.map((bridge) => bridge.address)))
   const results = await Promise.allSettled(
     plan.guests.map(async (guestPlan) => {
       const setup = command.guests[guestPlan.name]!
@@ -275,8 +275,7 @@ async function stop(): Promise<void> {
   for (const server of servers) server.close()
   await captures?.stopAll()
   await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
-  runUndo()
-  if (runDir) rmSync(runDir, { recursive: true, force: true })
+  undoAndRemoveRunDir()
   emit({ type: 'stopped' })
   process.exit(0)
 }

@@ -21,7 +21,8 @@ export interface FixtureRun {
 export function startFixtureRun(fixture: string, args: string[] = [], env: Record<string, string> = {}, mode: 'run' | 'watch' = 'run'): FixtureRun {
   const scratch = mkdtempSync(join(tmpdir(), `vq-${fixture}-`))
   const runtimeRoot = join(scratch, 'runtime')
-  mkdirSync(runtimeRoot)
+  // Private, as vitest-qemu requires of a runtime root (else the run would use another).
+  mkdirSync(runtimeRoot, { mode: 0o700 })
   const descriptorFile = join(scratch, 'lab.json')
   const child = execa(process.execPath, [vitestBin, mode === 'run' ? 'run' : '--watch', '--root', join(specsDir, 'fixtures', fixture), ...args], {
     env: { VQ_DESCRIPTOR_FILE: descriptorFile, VITEST_QEMU_RUNTIME_DIR: runtimeRoot, ...env },
@@ -47,9 +48,9 @@ export async function waitForBooting(run: FixtureRun, qemus: number, timeoutMs =
   const ok = await waitUntil(() => {
     for (const id of readdirSync(run.runtimeRoot)) {
       try {
-        const ledger = JSON.parse(readFileSync(join(run.runtimeRoot, id, 'ledger.json'), 'utf8')) as { supervisorPid?: number }
-        if (!ledger.supervisorPid) continue
-        const namespace = readlinkSync(`/proc/${ledger.supervisorPid}/ns/net`)
+        const ledger = JSON.parse(readFileSync(join(run.runtimeRoot, id, 'ledger.json'), 'utf8')) as { supervisor?: { pid: number } }
+        if (!ledger.supervisor) continue
+        const namespace = readlinkSync(`/proc/${ledger.supervisor.pid}/ns/net`)
         const inside = processesInNamespace(namespace)
         footprint = { pids: inside, namespace, runDir: join(run.runtimeRoot, id) }
         if (inside.length >= qemus + 1) return true
