@@ -57,7 +57,7 @@ test.each([
   ['bridges.br0.subnet6', (config: ReturnType<typeof seed>) => ((config.bridges.br0 as unknown as Record<string, unknown>).subnet6 = 'fd00::/64')],
   ['bridges.br0.dhcp', (config: ReturnType<typeof seed>) => ((config.bridges.br0 as unknown as Record<string, unknown>).dhcp = true)],
   ['bridges.br0.mtu', (config: ReturnType<typeof seed>) => ((config.bridges.br0 as unknown as Record<string, unknown>).mtu = 9000)],
-  ...(['ip6', 'vlan', 'trunk', 'mtu', 'netem', 'packages', 'files', 'setup', 'services'] as const).map(
+  ...(['ip6', 'vlan', 'trunk', 'mtu', 'netem', 'packages'] as const).map(
     (key) => [`guests.guestA.${key}`, (config: ReturnType<typeof seed>) => (config.guests.guestA![key] = 1)] as const,
   ),
   ...(['ip6', 'vlan', 'trunk', 'mtu', 'netem'] as const).map(
