@@ -106,7 +106,11 @@ if [ -d /etc/vitest-qemu/services ]; then
     (
       (cd /root && exec sh "$dir/command") </dev/null >"/var/log/vitest-qemu/$name.log" 2>&1
       rc=$?
-      { echo "vitest-qemu-guest: service $name exited with $rc; its last output:"; tail -n 20 "/var/log/vitest-qemu/$name.log"; echo "vitest-qemu-guest: end of service output"; } > /dev/console
+      # One write, so that no other console line lands inside the report.
+      report="vitest-qemu-guest: service $name exited with $rc; its last output:
+$(tail -n 20 "/var/log/vitest-qemu/$name.log")
+vitest-qemu-guest: end of service output"
+      printf '%s\\n' "$report" > /dev/console
     ) &
   done
   for dir in /etc/vitest-qemu/services/*; do
