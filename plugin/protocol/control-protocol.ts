@@ -2,9 +2,12 @@
 // channels only the supervisor can own: a guest's serial console and its QMP.
 
 export type ControlRequest =
+  /** Answered with a `WireExecResult` (exec-result.ts): the output's bytes exactly. */
   | { id: number; op: 'serial.exec'; guest: string; command: string; timeout: number }
   | { id: number; op: 'serial.send'; guest: string; text: string }
   | { id: number; op: 'serial.expect'; guest: string; source: string; flags: string; from?: number; timeout: number }
+  /** Ends the wait of an earlier `serial.expect` on this connection (its `id`): it fails with "aborted". */
+  | { id: number; op: 'serial.cancel'; target: number }
   | { id: number; op: 'serial.position'; guest: string }
   | { id: number; op: 'serial.slice'; guest: string; from: number; to?: number }
   | { id: number; op: 'qmp'; guest: string; command: string; args?: Record<string, unknown> }

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { runCommand } from '../common/run-command.js'
 import type { ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
+import { toWire } from '../protocol/exec-result.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
 import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from '../protocol/json-lines.js'
@@ -33,24 +34,42 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, un
     const reply = (response: ControlResponse) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
+    // Waits that a `serial.cancel` on this connection may end, by request id.
+    const cancellable = new Map<number, AbortController>()
+    socket.on('close', () => {
+      for (const controller of cancellable.values()) controller.abort(new Error('the client went away'))
+    })
     readJsonLines<ControlRequest>(socket, (request) => {
+      if (request.op === 'serial.cancel') {
+        cancellable.get(request.target)?.abort(new Error(`aborted by the client (request ${request.target})`))
+        reply({ id: request.id, ok: true, result: null })
+        return
+      }
       if (request.op === 'lab.reset') {
         labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
         return
       }
       // Reading a console's transcript changes nothing; everything else may.
       if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
-      labReset.settled().then(() => handle(request, guests, undo, captures)).then(
+      const controller = request.op === 'serial.expect' ? new AbortController() : undefined
+      if (controller) cancellable.set(request.id, controller)
+      labReset.settled().then(() => handle(request, guests, undo, captures, controller?.signal)).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error) => reply({ id: request.id, ok: false, error: error.message }),
-      )
+      ).finally(() => cancellable.delete(request.id))
     }, { maxLineLength: MAX_REQUEST_LENGTH, onMalformed: (problem) => reply({ id: 0, ok: false, error: `vitest-qemu: a malformed request was ignored: ${problem}` }) })
   })
   server.listen(path)
   return server
 }
 
-async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
+async function handle(
+  request: Exclude<ControlRequest, { op: 'lab.reset' | 'serial.cancel' }>,
+  guests: Map<string, GuestProcess>,
+  undo: string[][],
+  captures: PacketCaptures,
+  signal?: AbortSignal,
+): Promise<unknown> {
   if (request.op === 'capture.start') return captures.start(request.name, request.iface)
   if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
@@ -62,11 +81,11 @@ async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, gue
   const console = guest.console
   switch (request.op) {
     case 'serial.exec':
-      return console.exec(request.command, request.timeout)
+      return toWire(await console.exec(request.command, request.timeout))
     case 'serial.send':
       return console.send(request.text)
     case 'serial.expect':
-      return console.expect(new RegExp(request.source, request.flags), { from: request.from, timeout: request.timeout })
+      return console.expect(new RegExp(request.source, request.flags), { from: request.from, timeout: request.timeout, signal })
     case 'serial.position':
       return console.position
     case 'serial.slice':

@@ -200,18 +200,15 @@ export class GuestProcess {
     await this.probeShell(deadline)
   }
 
-  /** The shell answers framed commands; set the console up so that nothing echoes or wraps. */
+  /** The shell answers on the console; set it up for framed commands (echo off, the helper). */
   private async probeShell(deadline: number): Promise<void> {
     for (;;) {
       const left = deadline - Date.now()
       if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
       this.console.send('\n')
       try {
-        const probe = await this.console.exec('stty -echo cols 1000 2>/dev/null; dmesg -n 1 2>/dev/null; command -v base64 >/dev/null && echo vq-base64; echo vq-ok', Math.min(left, 3000))
-        if (probe.stdout.includes('vq-ok')) {
-          if (probe.stdout.includes('vq-base64')) this.console.encoding = 'base64'
-          return
-        }
+        await this.console.setup(Math.min(left, 3000))
+        return
       } catch (error) {
         if (this.failure.signal.aborted) throw this.failure.signal.reason
       }

@@ -1,15 +1,27 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Socket } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
-import { type FrameEncoding, type FramedResult, frameCommand, parseFrame } from './console-framing.js'
+import vm from 'node:vm'
+import {
+  FrameParser,
+  type FrameOutcome,
+  SETUP_PATTERN,
+  frameRawCommand,
+  newNonce,
+  parseRawFrame,
+  resendCommand,
+  setupText,
+  typedCommand,
+} from './console-framing.js'
 import { connectWithRetry } from '../common/connect-retry.js'
 import { TimeoutError } from '../common/deadline.js'
 import { escapeRegExp } from '../common/regex-escape.js'
+import type { ByteExecResult } from '../protocol/exec-result.js'
 
 // The one owner of a guest's serial console. Every byte from boot to teardown goes to
-// the transcript file and to an in-memory buffer addressed by position; `expect` waits
-// for a pattern after a position and never re-matches older output; `exec` runs
-// framed commands one at a time, whoever asks.
+// the transcript file; the last MEMORY_LIMIT characters stay in memory, addressed by
+// absolute positions; `expect` waits for a pattern after a position and never re-matches
+// older output; `exec` runs framed commands one at a time, whoever asks.
 
 export interface ExpectOptions {
   from?: number
@@ -23,8 +35,29 @@ export interface ExpectMatch {
   end: number
 }
 
+/** How much console text stays in memory (characters); older text is on disk only. */
+export const MEMORY_LIMIT = 4 * 1024 * 1024
+/** `expect` matches within the last this many characters (after `from`). */
+export const EXPECT_WINDOW = 64 * 1024
+/** Longest one match attempt may run on the supervisor's event loop. */
+export const EXPECT_MATCH_BUDGET_MS = 200
+/** How often a frame that fails verification is printed again before exec gives up. */
+export const FRAME_TRIES = 4
+
+/** Exec's error when output failed verification on every try. */
+export class ConsoleNoiseError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConsoleNoiseError'
+  }
+}
+
+type Mode = 'unknown' | 'v2' | 'raw'
+
 export class SerialConsole {
   private text = ''
+  /** Characters dropped from the front of `text`: `text[0]` is at position `dropped`. */
+  private dropped = 0
   private socket?: Socket
   private readonly decoder = new StringDecoder('utf8')
   private readonly transcript: WriteStream
@@ -32,8 +65,8 @@ export class SerialConsole {
   private readonly listeners = new Set<(chunk: string) => void>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
-  /** How framed output travels: raw until the shell is known to have base64. */
-  encoding: FrameEncoding = 'raw'
+  /** Whether the helper is set up in the shell ('unknown' until the first exec or `setup`). */
+  mode: Mode = 'unknown'
   /** Called with each chunk of console text (after it is stored). */
   onText?: (chunk: string) => void
 
@@ -52,6 +85,11 @@ export class SerialConsole {
       this.transcript.write(data)
       const chunk = this.decoder.write(data)
       this.text += chunk
+      if (this.text.length > 2 * MEMORY_LIMIT) {
+        const drop = this.text.length - MEMORY_LIMIT
+        this.text = this.text.slice(drop)
+        this.dropped += drop
+      }
       this.onText?.(chunk)
       for (const listener of this.listeners) listener(chunk)
       for (const wake of [...this.waiters]) wake()
@@ -64,15 +102,16 @@ export class SerialConsole {
   }
 
   get position(): number {
-    return this.text.length
+    return this.dropped + this.text.length
   }
 
+  /** Console text between two positions; text older than the memory limit is no longer there (read the transcript file). */
   slice(from: number, to?: number): string {
-    return this.text.slice(from, to)
+    return this.text.slice(Math.max(0, from - this.dropped), to === undefined ? undefined : Math.max(0, to - this.dropped))
   }
 
   tail(lines: number): string {
-    return this.text.replace(/\r/g, '').split('\n').slice(-lines).join('\n')
+    return this.text.slice(-64 * 1024).replace(/\r/g, '').split('\n').slice(-lines).join('\n')
   }
 
   /** Calls `listener` with each new chunk of console text, until the returned function is called. */
@@ -86,35 +125,134 @@ export class SerialConsole {
     this.socket.write(text)
   }
 
-  /** Waits until `pattern` appears at or after `from`. */
+  /** Notes in the transcript file (not in the console text) what was typed with echo off. */
+  private record(what: string): void {
+    this.transcript.write(`\r\n[vitest-qemu typed] ${what.replace(/\r?\n/g, '\r\n    ')}\r\n`)
+  }
+
+  /**
+   * Waits until `pattern` appears at or after `from`. The pattern is tried on at most the
+   * last EXPECT_WINDOW characters, and one try may run EXPECT_MATCH_BUDGET_MS at most (a
+   * pattern that backtracks without end fails instead of stalling every console).
+   */
   async expect(pattern: RegExp | string, options: ExpectOptions): Promise<ExpectMatch> {
     const from = options.from ?? this.position
-    const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : pattern
+    const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''))
+    const context = vm.createContext({ regex, text: '' })
+    const script = new vm.Script('regex.exec(text)')
+    let tried = -1
     return this.waitFor(() => {
-      const rest = this.text.slice(from)
-      const found = regex.exec(rest)
-      return found ? { match: found[0], index: from + found.index, end: from + found.index + found[0].length } : undefined
+      if (tried === this.position) return undefined
+      tried = this.position
+      const start = Math.max(from, this.dropped, this.position - EXPECT_WINDOW)
+      context.text = this.slice(start)
+      let found: RegExpExecArray | null
+      try {
+        found = script.runInContext(context, { timeout: EXPECT_MATCH_BUDGET_MS }) as RegExpExecArray | null
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+          throw new Error(`${this.guest}: the pattern ${String(regex)} took over ${EXPECT_MATCH_BUDGET_MS} ms to match ${context.text.length} characters of console text (it backtracks too much); make it simpler`)
+        }
+        throw error
+      } finally {
+        context.text = ''
+      }
+      return found ? { match: found[0], index: start + found.index, end: start + found.index + found[0].length } : undefined
     }, options.timeout, options.signal, () => `${this.guest}: timed out after ${options.timeout} ms waiting for ${String(regex)} on the serial console`)
   }
 
   /** Runs one framed command; commands from several callers run one after another. */
-  exec(command: string, timeout: number): Promise<FramedResult> {
-    const run = async () => {
-      const frame = frameCommand(command, this.encoding)
-      const from = this.position
-      this.send(frame.line)
-      try {
-        return await this.waitFor(() => parseFrame(this.text.slice(from), frame)?.result, timeout, undefined, () =>
-          `${this.guest}: serial exec timed out after ${timeout} ms: ${command}`)
-      } catch (error) {
-        // Leave the shell ready for the next command: interrupt whatever still runs.
-        if (!this.closed) this.send('\u0003\n')
-        throw error
-      }
-    }
+  exec(command: string, timeout: number): Promise<ByteExecResult> {
+    return this.serialized(async () => {
+      const deadline = Date.now() + timeout
+      const describe = () => `${this.guest}: serial exec timed out after ${timeout} ms: ${command}`
+      // A console not set up yet tries the helper at once: a shell without it answers `missing`.
+      if (this.mode === 'raw') return this.execRaw(command, deadline, describe)
+      return this.execFramed(command, deadline, describe)
+    })
+  }
+
+  /** Sets the console session up (echo off, the helper); returns whether framed (v2) commands work. */
+  setup(timeout: number): Promise<Mode> {
+    return this.serialized(() => this.setupWithin(Date.now() + timeout, () => `${this.guest}: no shell answered the console setup within ${timeout} ms`))
+  }
+
+  private serialized<T>(run: () => Promise<T>): Promise<T> {
     const result = this.queue.then(run, run)
     this.queue = result.catch(() => undefined)
     return result
+  }
+
+  private async setupWithin(deadline: number, describe: () => string): Promise<Mode> {
+    const nonce = newNonce()
+    const from = this.position
+    this.record('(console setup: echo off, the vq helper)')
+    this.send(setupText(nonce))
+    const pattern = SETUP_PATTERN(nonce)
+    const found = await this.waitFor(() => pattern.exec(this.slice(from)) ?? undefined, deadline - Date.now(), undefined, describe)
+    this.mode = found[1] === 'v2' ? 'v2' : 'raw'
+    return this.mode
+  }
+
+  private async execFramed(command: string, deadline: number, describe: () => string): Promise<ByteExecResult> {
+    let reinstalled = false
+    const failures: string[] = []
+    let typed = (nonce: string) => typedCommand(command, nonce)
+    for (let attempt = 0; ; ) {
+      const nonce = newNonce()
+      const outcome = await this.runFrame(nonce, typed(nonce), attempt === 0 ? `${command}` : `(print the output again: ${nonce})`, deadline, describe)
+      if (outcome.kind === 'ok') return outcome.result
+      if (outcome.kind === 'missing') {
+        if (reinstalled) throw new Error(`${this.guest}: the console's command helper could not be set up`)
+        reinstalled = true
+        await this.setupWithin(deadline, describe)
+        if (this.mode === 'raw') return this.execRaw(command, deadline, describe)
+        continue
+      }
+      attempt++
+      failures.push(`try ${attempt}: ${outcome.reason}\n${outcome.lines.map((line) => `    | ${JSON.stringify(line).slice(1, -1)}`).join('\n')}`)
+      if (attempt >= FRAME_TRIES) {
+        throw new ConsoleNoiseError(
+          `${this.guest}: the serial console was too noisy: the output of \`${command}\` failed verification ${attempt} times; ` +
+            `lines on the console that were not the command's:\n${failures.join('\n')}`,
+        )
+      }
+      typed = resendCommand
+    }
+  }
+
+  /** Types a frame's text and reads the console until its outcome; on timeout, interrupts the guest's command. */
+  private async runFrame(nonce: string, text: string, record: string, deadline: number, describe: () => string): Promise<FrameOutcome> {
+    const parser = new FrameParser(nonce)
+    let outcome: FrameOutcome | undefined
+    const unsubscribe = this.subscribe((chunk) => {
+      outcome ??= parser.push(chunk)
+    })
+    try {
+      this.record(record)
+      this.send(text)
+      return await this.waitFor(() => outcome, deadline - Date.now(), undefined, describe)
+    } catch (error) {
+      // Leave the shell ready for the next command: interrupt whatever still runs.
+      if (!this.closed) this.send('\u0003\n')
+      throw error
+    } finally {
+      unsubscribe()
+    }
+  }
+
+  private async execRaw(command: string, deadline: number, describe: () => string): Promise<ByteExecResult> {
+    const frame = frameRawCommand(command)
+    const from = this.position
+    this.record(command)
+    this.send(frame.line)
+    try {
+      const result = await this.waitFor(() => parseRawFrame(this.slice(from), frame)?.result, deadline - Date.now(), undefined, describe)
+      return { stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr), exitCode: result.exitCode }
+    } catch (error) {
+      if (!this.closed) this.send('\u0003\n')
+      throw error
+    }
   }
 
   private waitFor<T>(probe: () => T | undefined, timeout: number, signal: AbortSignal | undefined, describe: () => string): Promise<T> {
@@ -138,7 +276,8 @@ export class SerialConsole {
         if (this.closed) finish(new Error(`${this.guest}: the serial console closed (QEMU exited?) while waiting; ${describe()}`))
       }
       const onAbort = () => finish(signal?.reason instanceof Error ? signal.reason : new Error(`${this.guest}: aborted`))
-      timer = setTimeout(() => finish(new TimeoutError(describe())), timeout)
+      if (signal?.aborted) return onAbort()
+      timer = setTimeout(() => finish(new TimeoutError(describe())), Math.max(0, timeout))
       signal?.addEventListener('abort', onAbort)
       this.waiters.add(check)
       check()
