@@ -35,17 +35,25 @@ const FILES = '/tmp/.vq'
 /**
  * The helper's definitions, one typed line each (POSIX sh: busybox ash, dash, bash).
  * `vq NONCE CMD` runs CMD (`vq NONCE -` runs the uploaded /tmp/.vq.b, base64) in a
- * subshell, so `exit` and `cd` stay in there; `vq_s NONCE` prints the frame.
+ * subshell, so `exit` and `cd` stay in there; `vq_s NONCE` prints the frame. Where `xxd`
+ * is (busybox runs it without exec), an output of at most SMALL_OUTPUT_BYTES bytes costs
+ * one command substitution: its MD5 and its bytes in hex (`<nonce>o:<hex>`); a larger one
+ * goes as base64 lines through sed (`<nonce>o<base64>`).
  */
 export function helperLines(): string[] {
-  const send =
-    `vq_s(){ vq_n=$1;vq_z=;for vq_t in o e;do vq_f=${FILES}.$vq_t;if [ -s $vq_f ];then set -- $(md5sum $vq_f;stat -c %s $vq_f);vq_z="$vq_z $3 $1";` +
-    `if [ $3 -le ${SMALL_OUTPUT_BYTES} ];then printf '\\n%s%s%s\\n' $vq_n $vq_t "$(base64 -w0 $vq_f)";` +
-    `else echo;base64 -w 240 $vq_f|sed "s/^/$vq_n$vq_t/";fi;else vq_z="$vq_z 0 -";fi;done;printf '\\n%sz %s%s\\n' $vq_n $vq_rc "$vq_z";}`
+  const large = `vq_l=$(stat -c %s $vq_f);echo;base64 -w 240 $vq_f|sed "s/^/$vq_n$vq_t/"`
+  const end = `done;printf '\\n%sz %s%s\\n' $vq_n $vq_rc "$vq_z";}`
+  const hex =
+    `vq_s(){ vq_n=$1;vq_z=;for vq_t in o e;do vq_f=${FILES}.$vq_t;if [ -s $vq_f ];then set -- $(md5sum $vq_f;xxd -p -l ${SMALL_OUTPUT_BYTES + 1} $vq_f);vq_m=$1;shift 2;` +
+    `IFS=;vq_x="$*";unset IFS;vq_l=$((\${#vq_x}/2));if [ $vq_l -le ${SMALL_OUTPUT_BYTES} ];then printf '\\n%s%s:%s\\n' $vq_n $vq_t $vq_x;else ${large};fi;` +
+    `vq_z="$vq_z $vq_l $vq_m";else vq_z="$vq_z 0 -";fi;${end}`
+  const base64 =
+    `vq_s(){ vq_n=$1;vq_z=;for vq_t in o e;do vq_f=${FILES}.$vq_t;if [ -s $vq_f ];then set -- $(md5sum $vq_f);vq_m=$1;${large};` +
+    `vq_z="$vq_z $vq_l $vq_m";else vq_z="$vq_z 0 -";fi;${end}`
   const run =
     `vq(){ vq_n=$1;if [ "$2" = - ];then base64 -d ${FILES}.b >${FILES}.c;set -- $1 ". ${FILES}.c";fi;` +
     `(vq_c=$2;shift $#;eval "$vq_c") </dev/null >${FILES}.o 2>${FILES}.e;vq_rc=$?;vq_s $vq_n;}`
-  return [send, run]
+  return [`if command -v xxd >/dev/null; then ${hex}`, `else ${base64}`, 'fi', run]
 }
 
 /**
@@ -106,6 +114,7 @@ export type FrameOutcome =
   | { kind: 'missing' }
 
 const PAYLOAD = /^[A-Za-z0-9+/]+={0,2}$/
+const HEX_PAYLOAD = /^:(?:[0-9a-f]{2})+$/
 const END = /^z (\d{1,3}) (\d+) ([0-9a-f]{32}|-) (\d+) ([0-9a-f]{32}|-)$/
 const MAX_KEPT_LINES = 20
 const MAX_SHOWN_LINE = 200
@@ -118,6 +127,7 @@ const MAX_SHOWN_LINE = 200
 export class FrameParser {
   private partial = ''
   private readonly parts: { o: string[]; e: string[] } = { o: [], e: [] }
+  private readonly hex: { o: boolean; e: boolean } = { o: false, e: false }
   private readonly ignored: string[] = []
   private ignoredCount = 0
   private damaged = false
@@ -151,9 +161,19 @@ export class FrameParser {
     }
     const rest = line.slice(this.nonce.length)
     const type = rest[0]
-    if ((type === 'o' || type === 'e') && PAYLOAD.test(rest.slice(1))) {
-      this.parts[type].push(rest.slice(1))
-      return undefined
+    if (type === 'o' || type === 'e') {
+      const payload = rest.slice(1)
+      if (PAYLOAD.test(payload)) {
+        this.parts[type].push(payload)
+        return undefined
+      }
+      if (HEX_PAYLOAD.test(payload)) {
+        // A small output comes in one hex line; a second one, or one among base64 lines, is no frame we printed.
+        if (this.hex[type] || this.parts[type].length) this.damaged = true
+        this.hex[type] = true
+        this.parts[type].push(payload)
+        return undefined
+      }
     }
     if (rest === 'm') return { kind: 'missing' }
     const end = END.exec(rest)
@@ -171,8 +191,8 @@ export class FrameParser {
   }
 
   private finish(exitCode: number, out: [number, string], err: [number, string]): FrameOutcome {
-    const stdout = decode(this.parts.o)
-    const stderr = decode(this.parts.e)
+    const stdout = this.hex.o ? decodeHex(this.parts.o) : decode(this.parts.o)
+    const stderr = this.hex.e ? decodeHex(this.parts.e) : decode(this.parts.e)
     const problems = [check('stdout', stdout, out), check('stderr', stderr, err)].filter((problem) => problem !== undefined)
     if (exitCode > 255) problems.push(`exit code ${exitCode}`)
     if (problems.length) {
@@ -188,6 +208,11 @@ function decode(parts: string[]): Buffer {
   // Every line but the last holds whole 4-character groups; anything else is no base64 we printed.
   for (let i = 0; i < parts.length - 1; i++) if (parts[i]!.length % 4 !== 0 || parts[i]!.endsWith('=')) return Buffer.from('<misaligned>')
   return Buffer.from(parts.join(''), 'base64')
+}
+
+function decodeHex(parts: string[]): Buffer {
+  if (parts.length !== 1) return Buffer.from('<several hex lines>')
+  return Buffer.from(parts[0]!.slice(1), 'hex')
 }
 
 function check(name: string, data: Buffer, [length, md5]: [number, string]): string | undefined {
