@@ -13,6 +13,7 @@ import {
   setupText,
   typedCommand,
 } from './console-framing.js'
+import { ConsoleBuffer } from './console-buffer.js'
 import { connectWithRetry } from '../common/connect-retry.js'
 import { TimeoutError } from '../common/deadline.js'
 import { escapeRegExp } from '../common/regex-escape.js'
@@ -55,9 +56,7 @@ export class ConsoleNoiseError extends Error {
 type Mode = 'unknown' | 'v2' | 'raw'
 
 export class SerialConsole {
-  private text = ''
-  /** Characters dropped from the front of `text`: `text[0]` is at position `dropped`. */
-  private dropped = 0
+  private readonly text = new ConsoleBuffer(MEMORY_LIMIT)
   private socket?: Socket
   private readonly decoder = new StringDecoder('utf8')
   private readonly transcript: WriteStream
@@ -84,12 +83,7 @@ export class SerialConsole {
     this.socket.on('data', (data: Buffer) => {
       this.transcript.write(data)
       const chunk = this.decoder.write(data)
-      this.text += chunk
-      if (this.text.length > 2 * MEMORY_LIMIT) {
-        const drop = this.text.length - MEMORY_LIMIT
-        this.text = this.text.slice(drop)
-        this.dropped += drop
-      }
+      this.text.append(chunk)
       this.onText?.(chunk)
       for (const listener of this.listeners) listener(chunk)
       for (const wake of [...this.waiters]) wake()
@@ -102,16 +96,16 @@ export class SerialConsole {
   }
 
   get position(): number {
-    return this.dropped + this.text.length
+    return this.text.end
   }
 
   /** Console text between two positions; text older than the memory limit is no longer there (read the transcript file). */
   slice(from: number, to?: number): string {
-    return this.text.slice(Math.max(0, from - this.dropped), to === undefined ? undefined : Math.max(0, to - this.dropped))
+    return this.text.slice(from, to)
   }
 
   tail(lines: number): string {
-    return this.text.slice(-64 * 1024).replace(/\r/g, '').split('\n').slice(-lines).join('\n')
+    return this.text.slice(this.position - 64 * 1024).replace(/\r/g, '').split('\n').slice(-lines).join('\n')
   }
 
   /** Calls `listener` with each new chunk of console text, until the returned function is called. */
@@ -144,7 +138,7 @@ export class SerialConsole {
     return this.waitFor(() => {
       if (tried === this.position) return undefined
       tried = this.position
-      const start = Math.max(from, this.dropped, this.position - EXPECT_WINDOW)
+      const start = Math.max(from, this.text.start, this.position - EXPECT_WINDOW)
       context.text = this.slice(start)
       let found: RegExpExecArray | null
       try {
