@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Socket } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
 import vm from 'node:vm'
+import { Worker } from 'node:worker_threads'
 import {
   FrameParser,
   type FrameOutcome,
@@ -42,6 +43,32 @@ export const MEMORY_LIMIT = 4 * 1024 * 1024
 export const EXPECT_WINDOW = 64 * 1024
 /** Longest one match attempt may run on the supervisor's event loop. */
 export const EXPECT_MATCH_BUDGET_MS = 200
+/** Longest one match attempt may run in a worker thread. */
+export const EXPECT_WORKER_BUDGET_MS = 5000
+
+const MATCHER = `const { parentPort, workerData } = require('node:worker_threads')
+const found = new RegExp(workerData.source, workerData.flags).exec(workerData.text)
+parentPort.postMessage(found ? { index: found.index, match: found[0] } : null)`
+
+/** Runs `regex` on `text` in a worker thread; rejects when it takes longer than `budget` ms. */
+function matchInWorker(regex: RegExp, text: string, budget: number): Promise<{ index: number; match: string } | null> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(MATCHER, { eval: true, workerData: { source: regex.source, flags: regex.flags, text } })
+    const timer = setTimeout(() => {
+      void worker.terminate()
+      reject(new Error('too slow'))
+    }, budget)
+    worker.once('message', (found: { index: number; match: string } | null) => {
+      clearTimeout(timer)
+      void worker.terminate()
+      resolve(found)
+    })
+    worker.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+  })
+}
 /** How often a frame that fails verification is printed again before exec gives up. */
 export const FRAME_TRIES = 4
 
@@ -86,7 +113,7 @@ export class SerialConsole {
       this.text.append(chunk)
       this.onText?.(chunk)
       for (const listener of this.listeners) listener(chunk)
-      for (const wake of [...this.waiters]) wake()
+      this.wake()
     })
     this.socket.on('error', () => {})
     this.socket.on('close', () => {
@@ -126,8 +153,9 @@ export class SerialConsole {
 
   /**
    * Waits until `pattern` appears at or after `from`. The pattern is tried on at most the
-   * last EXPECT_WINDOW characters, and one try may run EXPECT_MATCH_BUDGET_MS at most (a
-   * pattern that backtracks without end fails instead of stalling every console).
+   * last EXPECT_WINDOW characters, on the event loop for EXPECT_MATCH_BUDGET_MS at most; a
+   * try that takes longer goes on in a worker thread, where a pattern that backtracks
+   * without end fails after EXPECT_WORKER_BUDGET_MS instead of stalling every console.
    */
   async expect(pattern: RegExp | string, options: ExpectOptions): Promise<ExpectMatch> {
     const from = options.from ?? this.position
@@ -135,24 +163,50 @@ export class SerialConsole {
     const context = vm.createContext({ regex, text: '' })
     const script = new vm.Script('regex.exec(text)')
     let tried = -1
+    let inWorker = false
+    let workerBusy = false
+    let workerOutcome: { found?: ExpectMatch; error?: Error } | undefined
     return this.waitFor(() => {
-      if (tried === this.position) return undefined
+      if (workerOutcome?.error) throw workerOutcome.error
+      if (workerOutcome?.found) return workerOutcome.found
+      if (workerBusy || tried === this.position) return undefined
       tried = this.position
       const start = Math.max(from, this.text.start, this.position - EXPECT_WINDOW)
-      context.text = this.slice(start)
-      let found: RegExpExecArray | null
-      try {
-        found = script.runInContext(context, { timeout: EXPECT_MATCH_BUDGET_MS }) as RegExpExecArray | null
-      } catch (error) {
-        if ((error as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-          throw new Error(`${this.guest}: the pattern ${String(regex)} took over ${EXPECT_MATCH_BUDGET_MS} ms to match ${context.text.length} characters of console text (it backtracks too much); make it simpler`)
+      const text = this.slice(start)
+      if (!inWorker) {
+        context.text = text
+        try {
+          const found = script.runInContext(context, { timeout: EXPECT_MATCH_BUDGET_MS }) as RegExpExecArray | null
+          return found ? { match: found[0], index: start + found.index, end: start + found.index + found[0].length } : undefined
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw error
+          // Slow, or this process was not given the CPU for a while (busy machines): from now on in a worker.
+          inWorker = true
+        } finally {
+          context.text = ''
         }
-        throw error
-      } finally {
-        context.text = ''
       }
-      return found ? { match: found[0], index: start + found.index, end: start + found.index + found[0].length } : undefined
+      workerBusy = true
+      matchInWorker(regex, text, EXPECT_WORKER_BUDGET_MS).then(
+        (found) => {
+          workerBusy = false
+          if (found) workerOutcome = { found: { match: found.match, index: start + found.index, end: start + found.index + found.match.length } }
+          else tried = -1
+          this.wake()
+        },
+        () => {
+          workerOutcome = {
+            error: new Error(`${this.guest}: the pattern ${String(regex)} did not finish matching ${text.length} characters of console text within ${EXPECT_WORKER_BUDGET_MS} ms (it backtracks too much); make it simpler`),
+          }
+          this.wake()
+        },
+      )
+      return undefined
     }, options.timeout, options.signal, () => `${this.guest}: timed out after ${options.timeout} ms waiting for ${String(regex)} on the serial console`)
+  }
+
+  private wake(): void {
+    for (const wake of [...this.waiters]) wake()
   }
 
   /** Runs one framed command; commands from several callers run one after another. */
