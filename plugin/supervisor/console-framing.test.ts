@@ -103,10 +103,19 @@ describe('FrameParser', () => {
     expect(outcome?.kind === 'bad' && outcome.lines.join('\n')).toContain('kernel: hello')
   })
 
+  test('kernel messages (which reach the UART directly) spliced anywhere, even into the nonce or the end line, are taken out', () => {
+    const clean = frameText(N, big.subarray(0, 2000), 'warning\n', 127)
+    const near = (at: number) => at < 400 || clean.length - at < 200
+    for (let cut = 0; cut < clean.length; cut += near(cut) ? 1 : 41) {
+      const noisy = clean.slice(0, cut) + `[  ${(100 + cut).toFixed(6)}] kernel noise ${cut}\r\n` + clean.slice(cut)
+      expect(parse(N, noisy), `noise at ${cut}`).toEqual(ok(big.subarray(0, 2000), 'warning\n', 127))
+    }
+  })
+
   test('a spliced small (hex) line fails verification too', () => {
     const clean = frameText(N, 'hello world\n', '', 0)
     const at = clean.indexOf(':') + 6
-    expect(parse(N, clean.slice(0, at) + '[  1.000000] x\r\n' + clean.slice(at))?.kind).toBe('bad')
+    expect(parse(N, clean.slice(0, at) + 'daemon: x\r\n' + clean.slice(at))?.kind).toBe('bad')
   })
 
   test('a truncated frame (a payload line lost) fails verification', () => {
@@ -184,8 +193,13 @@ describe('the helper, run by this machine’s sh', () => {
     ["printf '\\377\\000\\001'", Buffer.from([255, 0, 1]), '', 0],
     [longCommand, "it's\n6000\na\u0001bline\nline\nline\n", '', 0],
     ['echo $1 $#', '0\n', '', 0],
+    ['echo "unterminated', '', /syntax error/i, 2],
   ] as const)('%#: runs the command and frames its output exactly', (command, stdout, stderr, code) => {
-    expect(run(command)).toEqual(ok(stdout, stderr, code))
+    const outcome = run(command)
+    if (stderr instanceof RegExp) {
+      expect(outcome).toMatchObject({ kind: 'ok', result: { stdout: Buffer.from(stdout), exitCode: code } })
+      expect(outcome?.kind === 'ok' && outcome.result.stderr.toString()).toMatch(stderr)
+    } else expect(outcome).toEqual(ok(stdout, stderr, code))
   })
 
   test('the same without xxd (base64 only, as in images without it)', () => {

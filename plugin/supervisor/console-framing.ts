@@ -35,7 +35,10 @@ const FILES = '/tmp/.vq'
 /**
  * The helper's definitions, one typed line each (POSIX sh: busybox ash, dash, bash).
  * `vq NONCE CMD` runs CMD (`vq NONCE -` runs the uploaded /tmp/.vq.b, base64) in a
- * subshell, so `exit` and `cd` stay in there; `vq_s NONCE` prints the frame. Where `xxd`
+ * subshell, so `exit`, `cd` and syntax errors stay in there, as the body of a function
+ * without arguments (`$1`, `$#` are the command's own; the shell's messages read as for
+ * a typed command, without the "eval: " that eval would put in them); `vq_s NONCE`
+ * prints the frame. Where `xxd`
  * is (busybox runs it without exec), an output of at most SMALL_OUTPUT_BYTES bytes costs
  * one command substitution: its MD5 and its bytes in hex (`<nonce>o:<hex>`); a larger one
  * goes as base64 lines through sed (`<nonce>o<base64>`).
@@ -52,7 +55,7 @@ export function helperLines(): string[] {
     `vq_z="$vq_z $vq_l $vq_m";else vq_z="$vq_z 0 -";fi;${end}`
   const run =
     `vq(){ vq_n=$1;if [ "$2" = - ];then base64 -d ${FILES}.b >${FILES}.c;set -- $1 ". ${FILES}.c";fi;` +
-    `(vq_c=$2;shift $#;eval "$vq_c") </dev/null >${FILES}.o 2>${FILES}.e;vq_rc=$?;vq_s $vq_n;}`
+    `(vq_c=$2;eval "vq_f(){ $vq_c\n}"&&vq_f) </dev/null >${FILES}.o 2>${FILES}.e;vq_rc=$?;vq_s $vq_n;}`
   return [`if command -v xxd >/dev/null; then ${hex}`, `else ${base64}`, 'fi', run]
 }
 
@@ -113,6 +116,8 @@ export type FrameOutcome =
   /** The helper is not defined in this shell (the guest was reset or rebooted). */
   | { kind: 'missing' }
 
+// A kernel message on the console: "[  123.456789] " and the rest of its line.
+const KERNEL_MESSAGE = /\[ *\d+\.\d{6}\] /
 const PAYLOAD = /^[A-Za-z0-9+/]+={0,2}$/
 const HEX_PAYLOAD = /^:(?:[0-9a-f]{2})+$/
 const END = /^z (\d{1,3}) (\d+) ([0-9a-f]{32}|-) (\d+) ([0-9a-f]{32}|-)$/
@@ -126,11 +131,14 @@ const MAX_SHOWN_LINE = 200
  */
 export class FrameParser {
   private partial = ''
+  /** The start of a line that a kernel message cut; the rest follows on the next line. */
+  private spliced = ''
   private readonly parts: { o: string[]; e: string[] } = { o: [], e: [] }
   private readonly hex: { o: boolean; e: boolean } = { o: false, e: false }
   private readonly ignored: string[] = []
   private ignoredCount = 0
-  private damaged = false
+  /** A line that starts with the nonce was not well-formed (output of ours, damaged). */
+  damaged = false
 
   constructor(readonly nonce: string) {}
 
@@ -144,9 +152,18 @@ export class FrameParser {
         if (this.partial.length > 64 * 1024) this.partial = this.partial.slice(0, 1024)
         return undefined
       }
-      let line = this.partial + chunk.slice(start, newline)
+      let line = this.spliced + this.partial + chunk.slice(start, newline)
       this.partial = ''
+      this.spliced = ''
       start = newline + 1
+      // A kernel message goes to the UART directly, so it can land inside a line of ours:
+      // what came before it continues on the line after it (the checksum has the last word).
+      const kernel = KERNEL_MESSAGE.exec(line)
+      if (kernel) {
+        this.spliced = line.slice(0, kernel.index).replace(/\r$/, '')
+        this.ignore(line.slice(kernel.index), false)
+        continue
+      }
       if (line.endsWith('\r')) line = line.slice(0, -1)
       const outcome = this.line(line)
       if (outcome) return outcome
@@ -190,15 +207,17 @@ export class FrameParser {
     if (this.ignored.length < MAX_KEPT_LINES) this.ignored.push(line.length > MAX_SHOWN_LINE ? `${line.slice(0, MAX_SHOWN_LINE)}… (${line.length} characters)` : line)
   }
 
+  /** The lines that were ignored so far (the first MAX_KEPT_LINES). */
+  offending(): string[] {
+    return this.ignoredCount > this.ignored.length ? [...this.ignored, `… and ${this.ignoredCount - this.ignored.length} more`] : this.ignored
+  }
+
   private finish(exitCode: number, out: [number, string], err: [number, string]): FrameOutcome {
     const stdout = this.hex.o ? decodeHex(this.parts.o) : decode(this.parts.o)
     const stderr = this.hex.e ? decodeHex(this.parts.e) : decode(this.parts.e)
     const problems = [check('stdout', stdout, out), check('stderr', stderr, err)].filter((problem) => problem !== undefined)
     if (exitCode > 255) problems.push(`exit code ${exitCode}`)
-    if (problems.length) {
-      const lines = this.ignoredCount > this.ignored.length ? [...this.ignored, `… and ${this.ignoredCount - this.ignored.length} more`] : this.ignored
-      return { kind: 'bad', reason: `${problems.join('; ')}${this.damaged ? ' (a line of the frame was damaged)' : ''}`, lines }
-    }
+    if (problems.length) return { kind: 'bad', reason: `${problems.join('; ')}${this.damaged ? ' (a line of the frame was damaged)' : ''}`, lines: this.offending() }
     return { kind: 'ok', result: { stdout, stderr, exitCode } }
   }
 }

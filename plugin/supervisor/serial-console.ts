@@ -71,6 +71,8 @@ function matchInWorker(regex: RegExp, text: string, budget: number): Promise<{ i
 }
 /** How often a frame that fails verification is printed again before exec gives up. */
 export const FRAME_TRIES = 4
+/** How long the console stays quiet after a damaged line of a frame before the frame is asked for again. */
+export const FRAME_STALL_MS = 1000
 
 /** Exec's error when output failed verification on every try. */
 export class ConsoleNoiseError extends Error {
@@ -273,9 +275,17 @@ export class SerialConsole {
   private async runFrame(nonce: string, text: string, record: string, deadline: number, describe: () => string): Promise<FrameOutcome> {
     const parser = new FrameParser(nonce)
     let outcome: FrameOutcome | undefined
+    let lastData = Date.now()
     const unsubscribe = this.subscribe((chunk) => {
+      lastData = Date.now()
       outcome ??= parser.push(chunk)
     })
+    // A line of this frame arrived damaged and the console went quiet: its end line was lost too.
+    const stall = setInterval(() => {
+      if (outcome || !parser.damaged || Date.now() - lastData < FRAME_STALL_MS) return
+      outcome = { kind: 'bad', reason: `the frame's end line did not arrive intact within ${FRAME_STALL_MS} ms`, lines: parser.offending() }
+      this.wake()
+    }, FRAME_STALL_MS / 4)
     try {
       this.record(record)
       this.send(text)
@@ -285,6 +295,7 @@ export class SerialConsole {
       if (!this.closed) this.send('\u0003\n')
       throw error
     } finally {
+      clearInterval(stall)
       unsubscribe()
     }
   }
