@@ -137,8 +137,10 @@ export class FrameParser {
   private readonly hex: { o: boolean; e: boolean } = { o: false, e: false }
   private readonly ignored: string[] = []
   private ignoredCount = 0
-  /** A line that starts with the nonce was not well-formed (output of ours, damaged). */
+  /** A line with the nonce in it was not well-formed (output of ours, damaged). */
   damaged = false
+  /** How many lines held the nonce so far: while it grows, the frame is still arriving. */
+  linesWithNonce = 0
 
   constructor(readonly nonce: string) {}
 
@@ -172,6 +174,7 @@ export class FrameParser {
 
   private line(line: string): FrameOutcome | undefined {
     if (line === '') return undefined
+    if (line.includes(this.nonce)) this.linesWithNonce++
     if (!line.startsWith(this.nonce)) {
       this.ignore(line, line.includes(this.nonce))
       return undefined

@@ -275,14 +275,18 @@ export class SerialConsole {
   private async runFrame(nonce: string, text: string, record: string, deadline: number, describe: () => string): Promise<FrameOutcome> {
     const parser = new FrameParser(nonce)
     let outcome: FrameOutcome | undefined
-    let lastData = Date.now()
     const unsubscribe = this.subscribe((chunk) => {
-      lastData = Date.now()
       outcome ??= parser.push(chunk)
     })
-    // A line of this frame arrived damaged and the console went quiet: its end line was lost too.
+    // A line of this frame arrived damaged and no more of it came: its end line was lost too.
+    let seen = 0
+    let progressAt = Date.now()
     const stall = setInterval(() => {
-      if (outcome || !parser.damaged || Date.now() - lastData < FRAME_STALL_MS) return
+      if (parser.linesWithNonce !== seen) {
+        seen = parser.linesWithNonce
+        progressAt = Date.now()
+      }
+      if (outcome || !parser.damaged || Date.now() - progressAt < FRAME_STALL_MS) return
       outcome = { kind: 'bad', reason: `the frame's end line did not arrive intact within ${FRAME_STALL_MS} ms`, lines: parser.offending() }
       this.wake()
     }, FRAME_STALL_MS / 4)
