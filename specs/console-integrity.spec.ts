@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe } from 'vitest'
@@ -65,7 +64,7 @@ describe('serial console integrity', () => {
     } finally {
       await guestA.ssh.exec('kill $(cat /tmp/noise.pid)')
     }
-    const resent = ((await readFile(guestA.serial.logPath, 'utf8')).match(/\[vitest-qemu typed\] \(print the output again/g) ?? []).length
+    const resent = ((await guestA.serial.transcript(from)).match(/\[vitest-qemu typed\] \(print the output again\)/g) ?? []).length
     console.log(
       `500 serial execs under console noise in ${((Date.now() - started) / 1000).toFixed(1)} s: ${exact} exact, ${rejected} rejected as too noisy, ${wrong.length} wrong; ${resent} frames printed again`,
     )

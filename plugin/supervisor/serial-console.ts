@@ -148,9 +148,15 @@ export class SerialConsole {
     this.socket.write(text)
   }
 
-  /** Notes in the transcript file (not in the console text) what was typed with echo off. */
+  /**
+   * Notes what is typed with echo off, where the echo would have been: in the transcript
+   * file and in the console text (positions count it), as `[vitest-qemu typed] COMMAND`.
+   */
   private record(what: string): void {
-    this.transcript.write(`\r\n[vitest-qemu typed] ${what.replace(/\r?\n/g, '\r\n    ')}\r\n`)
+    const text = `\r\n[vitest-qemu typed] ${what.replace(/\r?\n/g, '\r\n    ')}\r\n`
+    this.transcript.write(text)
+    this.text.append(text)
+    for (const listener of this.listeners) listener(text)
   }
 
   /**
@@ -235,8 +241,8 @@ export class SerialConsole {
 
   private async setupWithin(deadline: number, describe: () => string): Promise<Mode> {
     const nonce = newNonce()
-    const from = this.position
     this.record('(console setup: echo off, the vq helper)')
+    const from = this.position
     this.send(setupText(nonce))
     const pattern = SETUP_PATTERN(nonce)
     const found = await this.waitFor(() => pattern.exec(this.slice(from)) ?? undefined, deadline - Date.now(), undefined, describe)
@@ -250,7 +256,7 @@ export class SerialConsole {
     let typed = (nonce: string) => typedCommand(command, nonce)
     for (let attempt = 0; ; ) {
       const nonce = newNonce()
-      const outcome = await this.runFrame(nonce, typed(nonce), attempt === 0 ? `${command}` : `(print the output again: ${nonce})`, deadline, describe)
+      const outcome = await this.runFrame(nonce, typed(nonce), attempt === 0 ? command : '(print the output again)', deadline, describe)
       if (outcome.kind === 'ok') return outcome.result
       if (outcome.kind === 'missing') {
         if (reinstalled) throw new Error(`${this.guest}: the console's command helper could not be set up`)
@@ -273,6 +279,7 @@ export class SerialConsole {
 
   /** Types a frame's text and reads the console until its outcome; on timeout, interrupts the guest's command. */
   private async runFrame(nonce: string, text: string, record: string, deadline: number, describe: () => string): Promise<FrameOutcome> {
+    this.record(record)
     const parser = new FrameParser(nonce)
     let outcome: FrameOutcome | undefined
     const unsubscribe = this.subscribe((chunk) => {
@@ -291,7 +298,6 @@ export class SerialConsole {
       this.wake()
     }, FRAME_STALL_MS / 4)
     try {
-      this.record(record)
       this.send(text)
       return await this.waitFor(() => outcome, deadline - Date.now(), undefined, describe)
     } catch (error) {
@@ -306,8 +312,8 @@ export class SerialConsole {
 
   private async execRaw(command: string, deadline: number, describe: () => string): Promise<ByteExecResult> {
     const frame = frameRawCommand(command)
-    const from = this.position
     this.record(command)
+    const from = this.position
     this.send(frame.line)
     try {
       const result = await this.waitFor(() => parseRawFrame(this.slice(from), frame)?.result, deadline - Date.now(), undefined, describe)
