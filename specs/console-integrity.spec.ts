@@ -145,4 +145,16 @@ describe('serial console integrity', () => {
     expect(await guestB.serial.exec('echo meanwhile')).toEqual({ stdout: 'meanwhile\n', stderr: '', exitCode: 0 })
     await expect(slow).rejects.toThrow(/backtracks too much/)
   })
+
+  // Last: it reboots guestB.
+  test('after a reboot the shell has no helper; the next exec sets it up again and runs', { timeout: 120_000 }, async ({ guestB }) => {
+    const from = await guestB.serial.position()
+    await guestB.qmp.reset()
+    const ready = await guestB.serial.expect('vitest-qemu-guest: ready', { from, timeout: 90_000 })
+    await guestB.serial.expect(/# /, { from: ready.end, timeout: 30_000 })
+    expect(await guestB.serial.exec('echo ok; exit 3')).toEqual({ stdout: 'ok\n', stderr: '', exitCode: 3 })
+    const transcript = await guestB.serial.transcript(ready.end)
+    expect(transcript).toContain('vq: not found')
+    expect(transcript).toContain('[vitest-qemu typed] (console setup')
+  })
 })
