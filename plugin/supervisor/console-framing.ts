@@ -25,7 +25,7 @@ export function newNonce(): string {
   return randomBytes(5).toString('hex')
 }
 
-/** Longest line typed into a console, in bytes: busybox reads lines of at most 1023 bytes once echo is off. */
+/** Longest line typed into a console, in bytes (UTF-8): a tty's canonical mode and the shells' line readers take lines of bounded length; longer commands are uploaded in pieces. */
 export const MAX_TYPED_LINE_BYTES = 900
 /** Outputs up to this many bytes are printed as one payload line (one write, one program less). */
 export const SMALL_OUTPUT_BYTES = 512
