@@ -97,6 +97,8 @@ export class SerialConsole {
   mode: Mode = 'unknown'
   /** Called with each chunk of console text (after it is stored). */
   onText?: (chunk: string) => void
+  /** How long one try of an `expect` pattern may run in its worker thread. */
+  expectWorkerBudgetMs = EXPECT_WORKER_BUDGET_MS
 
   constructor(
     readonly guest: string,
@@ -195,7 +197,8 @@ export class SerialConsole {
         }
       }
       workerBusy = true
-      matchInWorker(regex, text, EXPECT_WORKER_BUDGET_MS).then(
+      const budget = this.expectWorkerBudgetMs
+      matchInWorker(regex, text, budget).then(
         (found) => {
           workerBusy = false
           if (found) workerOutcome = { found: { match: found.match, index: start + found.index, end: start + found.index + found.match.length } }
@@ -204,7 +207,7 @@ export class SerialConsole {
         },
         () => {
           workerOutcome = {
-            error: new Error(`${this.guest}: the pattern ${String(regex)} did not finish matching ${text.length} characters of console text within ${EXPECT_WORKER_BUDGET_MS} ms (it backtracks too much); make it simpler`),
+            error: new Error(`${this.guest}: the pattern ${String(regex)} did not finish matching ${text.length} characters of console text within ${budget} ms (it backtracks too much); make it simpler`),
           }
           this.wake()
         },
