@@ -201,8 +201,8 @@ export class SerialConsole {
       matchInWorker(regex, text, budget).then(
         (found) => {
           workerBusy = false
+          // No match: tried again once more text has arrived (`tried` holds the position this try saw).
           if (found) workerOutcome = { found: { match: found.match, index: start + found.index, end: start + found.index + found.match.length } }
-          else tried = -1
           this.wake()
         },
         () => {
