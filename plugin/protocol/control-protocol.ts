@@ -2,11 +2,14 @@
 // channels only the supervisor can own: a guest's serial console and its QMP.
 
 export type ControlRequest =
+  /** Answered with a `WireExecResult` (exec-result.ts): the output's bytes exactly. */
   | { id: number; op: 'serial.exec'; guest: string; command: string; timeout: number }
   /** Over the guest agent's private channel; answered with a WireExecResult. */
   | { id: number; op: 'agent.exec'; guest: string; command: string; timeout: number }
   | { id: number; op: 'serial.send'; guest: string; text: string }
   | { id: number; op: 'serial.expect'; guest: string; source: string; flags: string; from?: number; timeout: number }
+  /** Ends the wait of an earlier `serial.expect` on this connection (its `id`): it fails with "aborted". */
+  | { id: number; op: 'serial.cancel'; target: number }
   | { id: number; op: 'serial.position'; guest: string }
   | { id: number; op: 'serial.slice'; guest: string; from: number; to?: number }
   | { id: number; op: 'qmp'; guest: string; command: string; args?: Record<string, unknown> }
@@ -36,6 +39,7 @@ const SHAPES: Record<ControlRequest['op'], Shape> = {
   'agent.exec': GUEST_COMMAND,
   'serial.send': { guest: 'string', text: 'string' },
   'serial.expect': { guest: 'string', source: 'string', flags: 'string', from: 'number?', timeout: 'number' },
+  'serial.cancel': { target: 'number' },
   'serial.position': { guest: 'string' },
   'serial.slice': { guest: 'string', from: 'number', to: 'number?' },
   qmp: { guest: 'string', command: 'string', args: 'object?' },

@@ -38,20 +38,32 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, pa
     const reply = (response: ControlResponse) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
+    // Waits that a `serial.cancel` on this connection may end, by request id.
+    const cancellable = new Map<number, AbortController>()
+    socket.on('close', () => {
+      for (const controller of cancellable.values()) controller.abort(new Error('the client went away'))
+    })
     readJsonLines<unknown>(socket, (line) => {
       const valid = validateRequest(line)
       if (!('request' in valid)) return reply({ id: valid.id, ok: false, error: `vitest-qemu: a request was refused: ${valid.error}` })
       const { request } = valid
+      if (request.op === 'serial.cancel') {
+        cancellable.get(request.target)?.abort(new Error(`aborted by the client (request ${request.target})`))
+        reply({ id: request.id, ok: true, result: null })
+        return
+      }
       if (request.op === 'lab.reset') {
         labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
         return
       }
       // Reading a console's transcript changes nothing; everything else may.
       if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
-      labReset.settled().then(() => handle(request, guests, partitions, captures, bridgeAddresses)).then(
+      const controller = request.op === 'serial.expect' ? new AbortController() : undefined
+      if (controller) cancellable.set(request.id, controller)
+      labReset.settled().then(() => handle(request, guests, partitions, captures, bridgeAddresses, controller?.signal)).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error & { code?: ControlErrorCode }) => reply({ id: request.id, ok: false, error: error.message, code: error.code }),
-      )
+      ).finally(() => cancellable.delete(request.id))
     }, { maxLineLength: MAX_REQUEST_LENGTH, onMalformed: (problem) => reply({ id: 0, ok: false, error: `vitest-qemu: a malformed request was ignored: ${problem}` }) })
   })
   // A server's failure (its path taken, too long) ends the supervisor's start with its reason, not a crash.
@@ -60,7 +72,14 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, pa
   return server
 }
 
-async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, partitions: PartitionPlace, captures: PacketCaptures, bridgeAddresses: string[]): Promise<unknown> {
+async function handle(
+  request: Exclude<ControlRequest, { op: 'lab.reset' | 'serial.cancel' }>,
+  guests: Map<string, GuestProcess>,
+  partitions: PartitionPlace,
+  captures: PacketCaptures,
+  bridgeAddresses: string[],
+  signal?: AbortSignal,
+): Promise<unknown> {
   if (request.op === 'capture.start') return captures.start(request.name, request.iface)
   if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
@@ -76,11 +95,11 @@ async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, gue
       if (!guest.agent) throw Object.assign(new Error(`${guest.plan.name}: this guest has no agent`), { code: 'agent-unavailable' })
       return toWire(await guest.agent.exec(request.command, request.timeout))
     case 'serial.exec':
-      return console.exec(request.command, request.timeout)
+      return toWire(await console.exec(request.command, request.timeout))
     case 'serial.send':
       return console.send(request.text)
     case 'serial.expect':
-      return console.expect(new RegExp(request.source, request.flags), { from: request.from, timeout: request.timeout })
+      return console.expect(new RegExp(request.source, request.flags), { from: request.from, timeout: request.timeout, signal })
     case 'serial.position':
       return console.position
     case 'serial.slice':

@@ -281,7 +281,7 @@ export class GuestProcess {
     }
   }
 
-  /** The shell answers framed commands; set the console up so that nothing echoes or wraps. */
+  /** The shell answers on the console; set it up for framed commands (echo off, the helper). */
   private async probeShell(deadline: number, stop?: AbortSignal): Promise<void> {
     for (;;) {
       if (stop?.aborted) return
@@ -289,11 +289,8 @@ export class GuestProcess {
       if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
       this.console.send('\n')
       try {
-        const probe = await this.console.exec('stty -echo cols 1000 2>/dev/null; dmesg -n 1 2>/dev/null; command -v base64 >/dev/null && echo vq-base64; echo vq-ok', Math.min(left, 3000))
-        if (probe.stdout.includes('vq-ok')) {
-          if (probe.stdout.includes('vq-base64')) this.console.encoding = 'base64'
-          return
-        }
+        await this.console.setup(Math.min(left, 3000))
+        return
       } catch (error) {
         if (this.failure.signal.aborted) throw this.failure.signal.reason
       }

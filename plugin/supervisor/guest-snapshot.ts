@@ -58,12 +58,12 @@ async function migrationDone(qmp: QmpClient, deadline: number, what: string): Pr
  */
 export async function bringToPresent(console: SerialConsole, timeoutMs: number): Promise<void> {
   const entropy = randomBytes(64).toString('hex')
-  // One round trip, which also tells how framed output may travel (see GuestProcess.probeShell).
+  // One round trip; the first exec on a new console also checks that the helper is there.
   const result = await console.exec(
-    `date -s @${Math.round(Date.now() / 1000)} >/dev/null && echo ${entropy} > /dev/urandom && echo vq-now; command -v base64 >/dev/null && echo vq-base64`,
+    `date -s @${Math.round(Date.now() / 1000)} >/dev/null && echo ${entropy} > /dev/urandom && echo vq-now`,
     timeoutMs,
   )
-  if (!result.stdout.includes('vq-now')) throw new Error(`could not set the guest's clock: ${result.stdout.trim() || `exit ${result.exitCode}`}`)
-  if (result.stdout.includes('vq-base64')) console.encoding = 'base64'
+  const stdout = result.stdout.toString()
+  if (!stdout.includes('vq-now')) throw new Error(`could not set the guest's clock: ${stdout.trim() || `exit ${result.exitCode}`}`)
 }
 

@@ -1,15 +1,29 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Socket } from 'node:net'
 import { StringDecoder } from 'node:string_decoder'
-import { type FrameEncoding, type FramedResult, frameCommand, parseFrame } from './console-framing.js'
+import vm from 'node:vm'
+import { Worker } from 'node:worker_threads'
+import {
+  FrameParser,
+  type FrameOutcome,
+  SETUP_PATTERN,
+  frameRawCommand,
+  newNonce,
+  parseRawFrame,
+  resendCommand,
+  setupText,
+  typedCommand,
+} from './console-framing.js'
+import { ConsoleBuffer } from './console-buffer.js'
 import { connectWithRetry } from '../common/connect-retry.js'
 import { TimeoutError } from '../common/deadline.js'
 import { escapeRegExp } from '../common/regex-escape.js'
+import type { ByteExecResult } from '../protocol/exec-result.js'
 
 // The one owner of a guest's serial console. Every byte from boot to teardown goes to
-// the transcript file and to an in-memory buffer addressed by position; `expect` waits
-// for a pattern after a position and never re-matches older output; `exec` runs
-// framed commands one at a time, whoever asks.
+// the transcript file; the last MEMORY_LIMIT characters stay in memory, addressed by
+// absolute positions; `expect` waits for a pattern after a position and never re-matches
+// older output; `exec` runs framed commands one at a time, whoever asks.
 
 export interface ExpectOptions {
   from?: number
@@ -23,8 +37,55 @@ export interface ExpectMatch {
   end: number
 }
 
+/** How much console text stays in memory (characters); older text is on disk only. */
+export const MEMORY_LIMIT = 4 * 1024 * 1024
+/** `expect` matches within the last this many characters (after `from`). */
+export const EXPECT_WINDOW = 64 * 1024
+/** Longest one match attempt may run on the supervisor's event loop. */
+export const EXPECT_MATCH_BUDGET_MS = 200
+/** Longest one match attempt may run in a worker thread. */
+export const EXPECT_WORKER_BUDGET_MS = 5000
+
+const MATCHER = `const { parentPort, workerData } = require('node:worker_threads')
+const found = new RegExp(workerData.source, workerData.flags).exec(workerData.text)
+parentPort.postMessage(found ? { index: found.index, match: found[0] } : null)`
+
+/** Runs `regex` on `text` in a worker thread; rejects when it takes longer than `budget` ms. */
+function matchInWorker(regex: RegExp, text: string, budget: number): Promise<{ index: number; match: string } | null> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(MATCHER, { eval: true, workerData: { source: regex.source, flags: regex.flags, text } })
+    const timer = setTimeout(() => {
+      void worker.terminate()
+      reject(new Error('too slow'))
+    }, budget)
+    worker.once('message', (found: { index: number; match: string } | null) => {
+      clearTimeout(timer)
+      void worker.terminate()
+      resolve(found)
+    })
+    worker.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+  })
+}
+/** How often a frame that fails verification is printed again before exec gives up. */
+export const FRAME_TRIES = 4
+/** How long the console stays quiet after a damaged line of a frame before the frame is asked for again. */
+export const FRAME_STALL_MS = 1000
+
+/** Exec's error when output failed verification on every try. */
+export class ConsoleNoiseError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConsoleNoiseError'
+  }
+}
+
+type Mode = 'unknown' | 'v2' | 'raw'
+
 export class SerialConsole {
-  private text = ''
+  private readonly text = new ConsoleBuffer(MEMORY_LIMIT)
   private socket?: Socket
   private readonly decoder = new StringDecoder('utf8')
   private readonly transcript: WriteStream
@@ -32,10 +93,12 @@ export class SerialConsole {
   private readonly listeners = new Set<(chunk: string) => void>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
-  /** How framed output travels: raw until the shell is known to have base64. */
-  encoding: FrameEncoding = 'raw'
+  /** Whether the helper is set up in the shell ('unknown' until the first exec or `setup`). */
+  mode: Mode = 'unknown'
   /** Called with each chunk of console text (after it is stored). */
   onText?: (chunk: string) => void
+  /** How long one try of an `expect` pattern may run in its worker thread. */
+  expectWorkerBudgetMs = EXPECT_WORKER_BUDGET_MS
 
   constructor(
     readonly guest: string,
@@ -51,10 +114,10 @@ export class SerialConsole {
     this.socket.on('data', (data: Buffer) => {
       this.transcript.write(data)
       const chunk = this.decoder.write(data)
-      this.text += chunk
+      this.text.append(chunk)
       this.onText?.(chunk)
       for (const listener of this.listeners) listener(chunk)
-      for (const wake of [...this.waiters]) wake()
+      this.wake()
     })
     this.socket.on('error', () => {})
     this.socket.on('close', () => {
@@ -64,15 +127,16 @@ export class SerialConsole {
   }
 
   get position(): number {
-    return this.text.length
+    return this.text.end
   }
 
+  /** Console text between two positions; text older than the memory limit is no longer there (read the transcript file). */
   slice(from: number, to?: number): string {
     return this.text.slice(from, to)
   }
 
   tail(lines: number): string {
-    return this.text.replace(/\r/g, '').split('\n').slice(-lines).join('\n')
+    return this.text.slice(this.position - 64 * 1024).replace(/\r/g, '').split('\n').slice(-lines).join('\n')
   }
 
   /** Calls `listener` with each new chunk of console text, until the returned function is called. */
@@ -86,35 +150,181 @@ export class SerialConsole {
     this.socket.write(text)
   }
 
-  /** Waits until `pattern` appears at or after `from`. */
+  /**
+   * Notes what is typed with echo off, where the echo would have been: in the transcript
+   * file and in the console text (positions count it), as `[vitest-qemu typed] COMMAND`.
+   */
+  private record(what: string): void {
+    const text = `\r\n[vitest-qemu typed] ${what.replace(/\r?\n/g, '\r\n    ')}\r\n`
+    this.transcript.write(text)
+    this.text.append(text)
+    for (const listener of this.listeners) listener(text)
+  }
+
+  /**
+   * Waits until `pattern` appears at or after `from`. The pattern is tried on at most the
+   * last EXPECT_WINDOW characters, on the event loop for EXPECT_MATCH_BUDGET_MS at most; a
+   * try that takes longer goes on in a worker thread, where a pattern that backtracks
+   * without end fails after EXPECT_WORKER_BUDGET_MS instead of stalling every console.
+   */
   async expect(pattern: RegExp | string, options: ExpectOptions): Promise<ExpectMatch> {
     const from = options.from ?? this.position
-    const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : pattern
+    const regex = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''))
+    const context = vm.createContext({ regex, text: '' })
+    const script = new vm.Script('regex.exec(text)')
+    let tried = -1
+    let inWorker = false
+    let workerBusy = false
+    let workerOutcome: { found?: ExpectMatch; error?: Error } | undefined
     return this.waitFor(() => {
-      const rest = this.text.slice(from)
-      const found = regex.exec(rest)
-      return found ? { match: found[0], index: from + found.index, end: from + found.index + found[0].length } : undefined
+      if (workerOutcome?.error) throw workerOutcome.error
+      if (workerOutcome?.found) return workerOutcome.found
+      if (workerBusy || tried === this.position) return undefined
+      tried = this.position
+      const start = Math.max(from, this.text.start, this.position - EXPECT_WINDOW)
+      const text = this.slice(start)
+      if (!inWorker) {
+        context.text = text
+        try {
+          const found = script.runInContext(context, { timeout: EXPECT_MATCH_BUDGET_MS }) as RegExpExecArray | null
+          return found ? { match: found[0], index: start + found.index, end: start + found.index + found[0].length } : undefined
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw error
+          // Slow, or this process was not given the CPU for a while (busy machines): from now on in a worker.
+          inWorker = true
+        } finally {
+          context.text = ''
+        }
+      }
+      workerBusy = true
+      const budget = this.expectWorkerBudgetMs
+      matchInWorker(regex, text, budget).then(
+        (found) => {
+          workerBusy = false
+          // No match: tried again once more text has arrived (`tried` holds the position this try saw).
+          if (found) workerOutcome = { found: { match: found.match, index: start + found.index, end: start + found.index + found.match.length } }
+          this.wake()
+        },
+        () => {
+          workerOutcome = {
+            error: new Error(`${this.guest}: the pattern ${String(regex)} did not finish matching ${text.length} characters of console text within ${budget} ms (it backtracks too much); make it simpler`),
+          }
+          this.wake()
+        },
+      )
+      return undefined
     }, options.timeout, options.signal, () => `${this.guest}: timed out after ${options.timeout} ms waiting for ${String(regex)} on the serial console`)
   }
 
+  private wake(): void {
+    for (const wake of [...this.waiters]) wake()
+  }
+
   /** Runs one framed command; commands from several callers run one after another. */
-  exec(command: string, timeout: number): Promise<FramedResult> {
-    const run = async () => {
-      const frame = frameCommand(command, this.encoding)
-      const from = this.position
-      this.send(frame.line)
-      try {
-        return await this.waitFor(() => parseFrame(this.text.slice(from), frame)?.result, timeout, undefined, () =>
-          `${this.guest}: serial exec timed out after ${timeout} ms: ${command}`)
-      } catch (error) {
-        // Leave the shell ready for the next command: interrupt whatever still runs.
-        if (!this.closed) this.send('\u0003\n')
-        throw error
-      }
-    }
+  exec(command: string, timeout: number): Promise<ByteExecResult> {
+    return this.serialized(async () => {
+      const deadline = Date.now() + timeout
+      const describe = () => `${this.guest}: serial exec timed out after ${timeout} ms: ${command}`
+      // A console not set up yet tries the helper at once: a shell without it answers `missing`.
+      if (this.mode === 'raw') return this.execRaw(command, deadline, describe)
+      return this.execFramed(command, deadline, describe)
+    })
+  }
+
+  /** Sets the console session up (echo off, the helper); returns whether framed (v2) commands work. */
+  setup(timeout: number): Promise<Mode> {
+    return this.serialized(() => this.setupWithin(Date.now() + timeout, () => `${this.guest}: no shell answered the console setup within ${timeout} ms`))
+  }
+
+  private serialized<T>(run: () => Promise<T>): Promise<T> {
     const result = this.queue.then(run, run)
     this.queue = result.catch(() => undefined)
     return result
+  }
+
+  private async setupWithin(deadline: number, describe: () => string): Promise<Mode> {
+    const nonce = newNonce()
+    this.record('(console setup: echo off, the vq helper)')
+    const from = this.position
+    this.send(setupText(nonce))
+    const pattern = SETUP_PATTERN(nonce)
+    const found = await this.waitFor(() => pattern.exec(this.slice(from)) ?? undefined, deadline - Date.now(), undefined, describe)
+    this.mode = found[1] === 'v2' ? 'v2' : 'raw'
+    return this.mode
+  }
+
+  private async execFramed(command: string, deadline: number, describe: () => string): Promise<ByteExecResult> {
+    let reinstalled = false
+    const failures: string[] = []
+    let typed = (nonce: string) => typedCommand(command, nonce)
+    for (let attempt = 0; ; ) {
+      const nonce = newNonce()
+      const outcome = await this.runFrame(nonce, typed(nonce), attempt === 0 ? command : '(print the output again)', deadline, describe)
+      if (outcome.kind === 'ok') return outcome.result
+      if (outcome.kind === 'missing') {
+        if (reinstalled) throw new Error(`${this.guest}: the console's command helper could not be set up`)
+        reinstalled = true
+        await this.setupWithin(deadline, describe)
+        if (this.mode === 'raw') return this.execRaw(command, deadline, describe)
+        continue
+      }
+      attempt++
+      failures.push(`try ${attempt}: ${outcome.reason}\n${outcome.lines.map((line) => `    | ${JSON.stringify(line).slice(1, -1)}`).join('\n')}`)
+      if (attempt >= FRAME_TRIES) {
+        throw new ConsoleNoiseError(
+          `${this.guest}: the serial console was too noisy: the output of \`${command}\` failed verification ${attempt} times; ` +
+            `lines on the console that were not the command's:\n${failures.join('\n')}`,
+        )
+      }
+      typed = resendCommand
+    }
+  }
+
+  /** Types a frame's text and reads the console until its outcome; on timeout, interrupts the guest's command. */
+  private async runFrame(nonce: string, text: string, record: string, deadline: number, describe: () => string): Promise<FrameOutcome> {
+    this.record(record)
+    const parser = new FrameParser(nonce)
+    let outcome: FrameOutcome | undefined
+    const unsubscribe = this.subscribe((chunk) => {
+      outcome ??= parser.push(chunk)
+    })
+    // A line of this frame arrived damaged and no more of it came: its end line was lost too.
+    let seen = 0
+    let progressAt = Date.now()
+    const stall = setInterval(() => {
+      if (parser.linesWithNonce !== seen) {
+        seen = parser.linesWithNonce
+        progressAt = Date.now()
+      }
+      if (outcome || !parser.damaged || Date.now() - progressAt < FRAME_STALL_MS) return
+      outcome = { kind: 'bad', reason: `the frame's end line did not arrive intact within ${FRAME_STALL_MS} ms`, lines: parser.offending() }
+      this.wake()
+    }, FRAME_STALL_MS / 4)
+    try {
+      this.send(text)
+      return await this.waitFor(() => outcome, deadline - Date.now(), undefined, describe)
+    } catch (error) {
+      // Leave the shell ready for the next command: interrupt whatever still runs.
+      if (!this.closed) this.send('\u0003\n')
+      throw error
+    } finally {
+      clearInterval(stall)
+      unsubscribe()
+    }
+  }
+
+  private async execRaw(command: string, deadline: number, describe: () => string): Promise<ByteExecResult> {
+    const frame = frameRawCommand(command)
+    this.record(command)
+    const from = this.position
+    this.send(frame.line)
+    try {
+      const result = await this.waitFor(() => parseRawFrame(this.slice(from), frame)?.result, deadline - Date.now(), undefined, describe)
+      return { stdout: Buffer.from(result.stdout), stderr: Buffer.from(result.stderr), exitCode: result.exitCode }
+    } catch (error) {
+      if (!this.closed) this.send('\u0003\n')
+      throw error
+    }
   }
 
   private waitFor<T>(probe: () => T | undefined, timeout: number, signal: AbortSignal | undefined, describe: () => string): Promise<T> {
@@ -138,7 +348,8 @@ export class SerialConsole {
         if (this.closed) finish(new Error(`${this.guest}: the serial console closed (QEMU exited?) while waiting; ${describe()}`))
       }
       const onAbort = () => finish(signal?.reason instanceof Error ? signal.reason : new Error(`${this.guest}: aborted`))
-      timer = setTimeout(() => finish(new TimeoutError(describe())), timeout)
+      if (signal?.aborted) return onAbort()
+      timer = setTimeout(() => finish(new TimeoutError(describe())), Math.max(0, timeout))
       signal?.addEventListener('abort', onAbort)
       this.waiters.add(check)
       check()
