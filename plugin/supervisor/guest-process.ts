@@ -13,6 +13,7 @@ import { GuestAgent } from './guest-agent.js'
 import { QmpClient } from './qmp-client.js'
 import { SerialConsole } from './serial-console.js'
 import { LOGIN_ANSWER, LOGIN_PROMPT, LOGIN_REFUSED, PASSWORD_PROMPT, refusalReason } from './login-prompts.js'
+import { readableConsole } from '../protocol/readable-console.js'
 import type { GuestFiles, Stage } from '../protocol/supervisor-protocol.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 
@@ -149,7 +150,7 @@ export class GuestProcess {
       const elapsed = ((Date.now() - started) / 1000).toFixed(1)
       return new Error(
         `${this.plan.name}: not ready at stage '${stage}' after ${elapsed} s: ${(error as Error).message}\n` +
-          `last console lines (${this.files.transcript}):\n${indent(this.console.tail(30))}`,
+          `last console lines (${this.files.transcript}):\n${indent(readableConsole(this.console.tail(200)).split('\n').slice(-30).join('\n'))}`,
       )
     }
     try {
