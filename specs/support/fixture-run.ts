@@ -10,7 +10,8 @@ import { type LabFootprint, processesInNamespace, waitUntil } from './host-state
 // own runtime folder so a spec can watch exactly that run's supervisor and namespace.
 
 const specsDir = join(dirname(fileURLToPath(import.meta.url)), '..')
-const vitestBin = join(specsDir, '..', 'node_modules', 'vitest', 'vitest.mjs')
+// The Vitest of the line under test: the project's, or the one compat/vitest4/run.sh names.
+const vitestBin = process.env.VITEST_QEMU_VITEST_BIN ?? join(specsDir, '..', 'node_modules', 'vitest', 'vitest.mjs')
 
 export interface FixtureRun {
   process: ResultPromise<{ reject: false; all: true }>
