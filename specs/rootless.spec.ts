@@ -7,6 +7,7 @@ import { execa } from 'execa'
 import { expect, test } from 'vitest'
 import { defaultImagePaths } from 'vitest-qemu'
 import { hostNetworkState, waitUntil } from './support/host-state.js'
+import { nodeForOtherUsers } from './support/node-for-users.js'
 
 // The seed spec, run by an ordinary user: the lab lives in a user + network namespace,
 // with no sudo and no /etc/qemu/bridge.conf. To set the stage this spec, as root,
@@ -40,7 +41,7 @@ test.skipIf(!isRoot)('the seed spec passes as an unprivileged user, and leaves n
 
   chmodSync('/dev/net/tun', 0o666)
   try {
-    const run = await execa('runuser', ['-u', user, '--', process.execPath, 'node_modules/vitest/vitest.mjs', 'run'], {
+    const run = await execa('runuser', ['-u', user, '--', nodeForOtherUsers(), 'node_modules/vitest/vitest.mjs', 'run'], {
       cwd: project,
       env: { HOME: project, VITEST_QEMU_CACHE: cache, XDG_RUNTIME_DIR: '' },
       reject: false,
