@@ -50,6 +50,29 @@ describe('watch mode', () => {
     expect((await execa('pgrep', ['-f', run.runtimeRoot], { reject: false })).exitCode).toBe(1)
   })
 
+  test('a supervisor that dies ends the watch session within seconds, saying why', { timeout: 180_000 }, async () => {
+    const run = startFixtureRun('watch-run', [], {}, 'watch')
+    let output = ''
+    run.process.all!.on('data', (chunk: Buffer) => (output += stripVTControlCharacters(chunk.toString())))
+    const told = () => `fixture run output:\n${output}`
+    try {
+      expect(await waitUntil(() => waitingLines(output) >= 1, 120_000, 100), told()).toBe(true)
+      // The supervisor is a child of the watching Vitest (unshare runs it in place).
+      const supervisor = await execa('pgrep', ['-P', String(run.process.pid), '-f', 'supervisor.js'])
+      process.kill(Number(supervisor.stdout.trim().split('\n')[0]), 'SIGKILL')
+      const killedAt = Date.now()
+      const result = await Promise.race([run.process, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))])
+      expect(result, told()).toBeDefined()
+      expect(result!.exitCode, told()).toBe(1)
+      expect(Date.now() - killedAt).toBeLessThan(15_000)
+      expect(output).toMatch(/is gone \(the supervisor exited \(SIGKILL\)\); ending the watch session/)
+    } finally {
+      run.process.kill('SIGKILL')
+      await run.process.catch(() => {})
+    }
+    expect((await execa('pgrep', ['-f', run.runtimeRoot], { reject: false })).exitCode).toBe(1)
+  })
+
   test("isolation: 'per-file' gives every file the guests as they were after boot", async () => {
     const run = startFixtureRun('per-file-run')
     const result = await run.process

@@ -7,6 +7,9 @@ import { info } from '../common/log.js'
 // Debian packages of any architecture, fetched with apt through a private state
 // folder: the host's apt configuration (its sources) is read, never changed.
 
+/** The longest an apt command may take; apt itself retries without end on some failures. */
+const APT_TIMEOUT_MS = 10 * 60_000
+
 export class PrivateApt {
   constructor(
     readonly stateDir: string,
@@ -80,9 +83,10 @@ export class PrivateApt {
 
   private async run(command: string, args: string[], cwd?: string) {
     try {
-      return await execa(command, [...this.options(), ...args], { cwd, env: { LC_ALL: 'C' } })
+      return await execa(command, [...this.options(), ...args], { cwd, env: { LC_ALL: 'C' }, timeout: APT_TIMEOUT_MS })
     } catch (error) {
-      const e = error as { stderr?: string; shortMessage?: string }
+      const e = error as { stderr?: string; shortMessage?: string; timedOut?: boolean }
+      if (e.timedOut) throw new Error(`apt (${this.debianArch}): ${command} ${args.slice(0, 3).join(' ')} did not finish within ${APT_TIMEOUT_MS / 60_000} minutes (a mirror that does not answer?)`)
       throw new Error(`apt (${this.debianArch}): ${command} ${args.slice(0, 3).join(' ')} failed: ${e.stderr?.trim() || e.shortMessage}`)
     }
   }

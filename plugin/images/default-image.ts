@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Arch } from '../config/config.js'
 import { cacheDir } from '../common/cache-dir.js'
@@ -42,6 +42,9 @@ export function noDefaultImageReason(arch: Arch): string {
 
 const RECIPE_VERSION = 2
 
+/** Room a build needs in the cache: the package lists, the .deb files, their unpacked trees, the image. */
+const BUILD_SPACE_BYTES = 512 * 2 ** 20
+
 export interface DefaultImage {
   arch: Arch
   dir: string
@@ -75,13 +78,32 @@ export function hasDefaultImage(arch: Arch): boolean {
 /** Returns the cached default image of `arch`, building it first when missing. */
 export async function ensureDefaultImage(arch: Arch, cache = cacheDir()): Promise<DefaultImage> {
   const image = defaultImagePaths(arch, cache)
-  if (existsSync(join(image.dir, 'manifest.json'))) return image
+  if (existsSync(join(image.dir, 'manifest.json'))) {
+    await markUsed(image)
+    return image
+  }
   const recipe = recipes[arch]
   if (!recipe) throw new Error(`vitest-qemu: ${noDefaultImageReason(arch)}`)
   await mkdir(dirname(image.dir), { recursive: true })
+  // A build on a full disk would leave apt retrying for ever: it does not start without room.
+  const { bavail, bsize } = await statfs(dirname(image.dir))
+  if (bavail * bsize < BUILD_SPACE_BYTES) {
+    throw new Error(
+      `vitest-qemu: no space left on the device holding ${image.dir} (the cache folder ${cache}; VITEST_QEMU_CACHE chooses another): ` +
+        `${Math.floor((bavail * bsize) / 2 ** 20)} MiB free, building an image needs ${BUILD_SPACE_BYTES / 2 ** 20} MiB`,
+    )
+  }
   // What builds an image loads only when one is built, not on every run that finds it cached.
   const [{ withLock }, { buildImage }] = await Promise.all([import('./lock.js'), import('./image-build.js')])
   return withLock(`${image.dir}.lock`, async () => {
+    try {
+      return await buildLocked(recipe)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC' && !/ENOSPC|No space left/.test((error as Error).message)) throw error
+      throw new Error(`vitest-qemu: no space left on the device holding ${image.dir} (the cache folder ${cache}; VITEST_QEMU_CACHE chooses another): ${(error as Error).message}`)
+    }
+  })
+  async function buildLocked(recipe: Recipe): Promise<DefaultImage> {
     if (existsSync(join(image.dir, 'manifest.json'))) return image
     const started = Date.now()
     info(`building the default ${arch} guest image (once; cached in ${image.dir})`)
@@ -94,16 +116,30 @@ export async function ensureDefaultImage(arch: Arch, cache = cacheDir()): Promis
       await rm(work, { recursive: true, force: true })
     }
     info(`built the default ${arch} guest image in ${seconds(Date.now() - started)}`)
+    await markUsed(image)
     await pruneOtherBuilds(image)
     return image
-  })
+  }
+}
+
+/** Builds of other versions of an image are removed once unused this long: another project (or checkout) on the machine may still boot them. */
+const UNUSED_BUILD_MS = 7 * 24 * 3600_000
+
+/** Notes that a run uses this build (its `used` file's time), for the pruning of builds nobody uses. */
+async function markUsed(image: DefaultImage): Promise<void> {
+  await writeFile(join(image.dir, 'used'), '').catch(() => {})
+}
+
+async function lastUsed(dir: string): Promise<number> {
+  const times = await Promise.all(['used', 'manifest.json'].map((name) => stat(join(dir, name)).then((info) => info.mtimeMs, () => 0)))
+  return Math.max(...times)
 }
 
 async function pruneOtherBuilds(image: DefaultImage): Promise<void> {
   const parent = dirname(image.dir)
   for (const name of await readdir(parent)) {
-    if (name.startsWith(`${image.arch}-`) && /^[a-z0-9_]+-[0-9a-f]{16}$/.test(name) && join(parent, name) !== image.dir) {
-      await rm(join(parent, name), { recursive: true, force: true })
-    }
+    const dir = join(parent, name)
+    if (!name.startsWith(`${image.arch}-`) || !/^[a-z0-9_]+-[0-9a-f]{16}$/.test(name) || dir === image.dir) continue
+    if (Date.now() - (await lastUsed(dir)) > UNUSED_BUILD_MS) await rm(dir, { recursive: true, force: true })
   }
 }

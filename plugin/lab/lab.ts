@@ -53,10 +53,14 @@ export interface StartedLab {
    * workers wait until it is done, so a rerun's workers can start meanwhile.
    */
   beginReset(): Promise<{ done: Promise<number> }>
+  /** Calls `listener` with the reason if the supervisor ends without `stop()` (it crashed or was killed). */
+  onUnexpectedExit(listener: (reason: string) => void): void
   stop(): Promise<void>
 }
 
 const log = debug('lab')
+/** The longest path a unix socket takes (sun_path, less its terminating NUL). */
+const MAX_SOCKET_PATH = 107
 const SUPERVISOR = fileURLToPath(new URL('../supervisor/supervisor.js', import.meta.url))
 
 export async function startLab(config: LabConfig, options: StartLabOptions = {}): Promise<StartedLab> {
@@ -107,6 +111,12 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         consoleSocket: join(dir, 'console.sock'),
         transcript: join(logDir, `${guest.name}.console.log`),
         qemuLog: join(logDir, `${guest.name}.qemu.log`),
+      }
+      // A unix socket's path holds at most 107 bytes: a long runtime root or guest name must say so here, not fail in QEMU.
+      for (const socket of [files.serialSocket, files.qmpSocket, files.forwardSocket, files.consoleSocket, files.agent?.commandSocket, files.agent?.controlSocket]) {
+        if (socket && Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+          throw new Error(`vitest-qemu: ${guest.name}: the socket path ${socket} is ${Buffer.byteLength(socket)} bytes, over the ${MAX_SOCKET_PATH} a unix socket allows; use a shorter guest name or VITEST_QEMU_RUNTIME_DIR`)
+        }
       }
       let launch: QemuLaunch
       /** What the guest's initramfs is made of, for its snapshot key. */
@@ -245,6 +255,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       descriptor,
       logDir,
       beginReset,
+      onUnexpectedExit: (listener) => {
+        running.once('exit', (code, signal) => {
+          if (!stopped) listener(`the supervisor exited (${signal ?? `code ${code}`})`)
+        })
+      },
       reset: async () => (await beginReset()).done,
       stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
     }

@@ -1,6 +1,9 @@
 // What workers are told about a running lab (structured-clonable: addresses and
 // paths, no live handles). Each worker opens its own connections from these.
 
+/** The name by which default-image guests reach the test machine (`lab.exposeHostPort`). */
+export const HOST_NAME = 'host.vitest-qemu.internal'
+
 export interface NicDescriptor {
   bridge: string
   ip: string

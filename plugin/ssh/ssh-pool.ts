@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import { TimeoutError } from '../common/deadline.js'
 import type { ByteExecResult } from '../protocol/exec-result.js'
 import type { SshCredentials, SshSession } from './ssh-session.js'
 
@@ -20,7 +21,8 @@ export class SshPool {
     private readonly credentials: () => Promise<SshCredentials>,
   ) {}
 
-  private async acquire(): Promise<SshSession> {
+  /** A connection of its own, by `deadline`: waiting for a free one and connecting count against it. */
+  private async acquire(deadline = Date.now() + CONNECT_TIMEOUT_MS): Promise<SshSession> {
     for (;;) {
       const idle = this.idle.pop()
       if (idle?.connected) return idle
@@ -37,7 +39,7 @@ export class SshPool {
         try {
           // Loaded on first use: a test that never uses SSH never pays ssh2's load time.
           const { SshSession: Session } = await import('./ssh-session.js')
-          return await Session.connect(this.guest, this.openStream, await this.credentials(), Date.now() + CONNECT_TIMEOUT_MS)
+          return await Session.connect(this.guest, this.openStream, await this.credentials(), Math.min(deadline, Date.now() + CONNECT_TIMEOUT_MS))
         } catch (error) {
           this.opened--
           throw error
@@ -46,7 +48,17 @@ export class SshPool {
           this.wakeOne()
         }
       }
-      await new Promise<void>((resolve) => this.waiting.push(resolve))
+      await new Promise<void>((resolve, reject) => {
+        const wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(wake) >>> 0, 1)
+          reject(new TimeoutError(`${this.guest}: no SSH connection became free before the deadline`))
+        }, Math.max(0, deadline - Date.now()))
+        this.waiting.push(wake)
+      })
     }
   }
 
@@ -64,8 +76,8 @@ export class SshPool {
     this.wakeOne()
   }
 
-  async use<T>(work: (session: SshSession) => Promise<T>): Promise<T> {
-    const session = await this.acquire()
+  async use<T>(work: (session: SshSession) => Promise<T>, deadline?: number): Promise<T> {
+    const session = await this.acquire(deadline)
     let broken = false
     try {
       return await work(session)
@@ -77,8 +89,18 @@ export class SshPool {
     }
   }
 
-  exec(command: string, options: { timeout?: number } = {}): Promise<ByteExecResult> {
-    return this.use((session) => session.exec(command, options))
+  /** Runs a command; `timeout` covers the whole call: waiting for a connection, connecting, the command. */
+  async exec(command: string, options: { timeout?: number } = {}): Promise<ByteExecResult> {
+    if (options.timeout === undefined) return this.use((session) => session.exec(command, options))
+    const deadline = Date.now() + options.timeout
+    try {
+      return await this.use((session) => session.exec(command, { timeout: Math.max(1, deadline - Date.now()) }), deadline)
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error
+      // Named with the caller's timeout, and where the time went when the command never started.
+      const before = error.message.includes('ssh exec timed out') ? '' : ` before the command started (${error.message})`
+      throw new TimeoutError(`${this.guest}: ssh exec timed out after ${options.timeout} ms${before}: ${command}`)
+    }
   }
 
   close(): void {

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import ssh2, { type ConnectConfig } from 'ssh2'
+import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2'
 import { TimeoutError } from '../common/deadline.js'
 import { shellQuote } from '../common/shell-quote.js'
 import type { ByteExecResult } from '../protocol/exec-result.js'
@@ -10,6 +10,10 @@ import type { ByteExecResult } from '../protocol/exec-result.js'
 // An SSH connection to a guest (ssh2): stdout, stderr and exit code kept apart, any
 // number of commands at once, files in and out. Reaches the guest over any stream,
 // so processes outside the lab's namespace connect through its forwarding socket.
+
+/** Longest command sent as the exec request itself; longer ones go through LONG_COMMAND_RUNNER. */
+const MAX_COMMAND_BYTES = 8000
+const LONG_COMMAND_RUNNER = `f=$(mktemp) && cat > "$f" && { sh "$f" </dev/null; r=$?; rm -f "$f"; exit $r; }`
 
 export interface SshCredentials {
   user: string
@@ -74,19 +78,35 @@ export class SshSession {
   }
 
   exec(command: string, options: { timeout?: number; stdin?: string | Buffer } = {}): Promise<ByteExecResult> {
+    // SSH servers limit a command's length (dropbear: 9000 bytes): a longer one travels on
+    // stdin to a shell that runs it from a file, with its own stdin empty as usual.
+    if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+      if (options.stdin !== undefined) return Promise.reject(new Error(`${this.guest}: a command over ${MAX_COMMAND_BYTES} bytes cannot also be given stdin`))
+      return this.exec(LONG_COMMAND_RUNNER, { ...options, stdin: command })
+    }
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (error, stream) => {
-        if (error) return reject(new Error(`${this.guest}: ssh exec failed to start: ${error.message}`))
+      let stream: ClientChannel | undefined
+      // From the request on, not from the channel's opening: a guest whose link is down never opens one.
+      const timer = options.timeout
+        ? setTimeout(() => {
+            // The command may run on, or the channel request be unanswered (a link down):
+            // this connection is of no further use; the pool opens another.
+            stream?.close()
+            this.connected = false
+            this.client.end()
+            reject(new TimeoutError(`${this.guest}: ssh exec timed out after ${options.timeout} ms: ${command}`))
+          }, options.timeout)
+        : undefined
+      this.client.exec(command, (error, opened) => {
+        if (error) {
+          clearTimeout(timer)
+          return reject(new Error(`${this.guest}: ssh exec failed to start: ${error.message}`))
+        }
+        stream = opened
         const stdout: Buffer[] = []
         const stderr: Buffer[] = []
         let exitCode: number | undefined
         let signal: string | undefined
-        const timer = options.timeout
-          ? setTimeout(() => {
-              stream.close()
-              reject(new TimeoutError(`${this.guest}: ssh exec timed out after ${options.timeout} ms: ${command}`))
-            }, options.timeout)
-          : undefined
         stream.on('data', (chunk: Buffer) => stdout.push(chunk))
         stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
         stream.on('exit', (code: number | null, signalName?: string) => {

@@ -53,6 +53,7 @@ export function serveConsoleAttach(path: string, consoleOf: () => SerialConsole)
     }
     client.on('data', onHeader)
   })
+  server.on('error', (error) => process.stderr.write(`vitest-qemu supervisor: the console socket ${path}: ${error.message}\n`))
   server.listen(path)
   return server
 }

@@ -1,9 +1,10 @@
 import { rmSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { runCommand } from '../common/run-command.js'
-import type { ControlErrorCode, ControlRequest, ControlResponse } from '../protocol/control-protocol.js'
+import { type ControlErrorCode, type ControlRequest, type ControlResponse, validateRequest } from '../protocol/control-protocol.js'
 import { toWire } from '../protocol/exec-result.js'
 import { openTcp, type GuestProcess } from './guest-process.js'
+import { exposeHostSocket } from './host-port-exposer.js'
 import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 
@@ -27,37 +28,43 @@ export interface LabReset {
 /** Longest request line: commands and text typed into consoles, never megabytes. */
 const MAX_REQUEST_LENGTH = 16 * 1024 * 1024
 
-export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset): Server {
+export function serveControl(path: string, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, labReset: LabReset, bridgeAddresses: string[] = []): Server {
   rmSync(path, { force: true })
   const server = createServer((socket) => {
     socket.on('error', () => {})
     const reply = (response: ControlResponse) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
     }
-    readJsonLines<ControlRequest>(socket, (request) => {
+    readJsonLines<unknown>(socket, (line) => {
+      const valid = validateRequest(line)
+      if (!('request' in valid)) return reply({ id: valid.id, ok: false, error: `vitest-qemu: a request was refused: ${valid.error}` })
+      const { request } = valid
       if (request.op === 'lab.reset') {
         labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
         return
       }
       // Reading a console's transcript changes nothing; everything else may.
       if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
-      labReset.settled().then(() => handle(request, guests, undo, captures)).then(
+      labReset.settled().then(() => handle(request, guests, undo, captures, bridgeAddresses)).then(
         (result) => reply({ id: request.id, ok: true, result }),
         (error: Error & { code?: ControlErrorCode }) => reply({ id: request.id, ok: false, error: error.message, code: error.code }),
       )
     }, { maxLineLength: MAX_REQUEST_LENGTH, onMalformed: (problem) => reply({ id: 0, ok: false, error: `vitest-qemu: a malformed request was ignored: ${problem}` }) })
   })
+  // A server's failure (its path taken, too long) ends the supervisor's start with its reason, not a crash.
+  server.on('error', (error) => process.stderr.write(`vitest-qemu supervisor: the control socket ${path}: ${error.message}\n`))
   server.listen(path)
   return server
 }
 
-async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures): Promise<unknown> {
+async function handle(request: Exclude<ControlRequest, { op: 'lab.reset' }>, guests: Map<string, GuestProcess>, undo: string[][], captures: PacketCaptures, bridgeAddresses: string[]): Promise<unknown> {
   if (request.op === 'capture.start') return captures.start(request.name, request.iface)
   if (request.op === 'capture.stop') return captures.stop(request.name)
   if (request.op === 'lab.show') return showLabNetwork(request.object, request.args)
   if (request.op === 'lab.partition') return partition(request.name, request.a, request.b, undo)
   if (request.op === 'lab.heal') return heal(request.name, undo)
   if (request.op === 'lab.probe') return probeTcp(request.host, request.port, request.timeout)
+  if (request.op === 'lab.expose') return { port: (await exposeHostSocket(request.socket, bridgeAddresses)).port }
   const guest = guests.get(request.guest)
   if (!guest) throw new Error(`no guest named ${request.guest}`)
   const console = guest.console
@@ -169,6 +176,7 @@ export function serveForwarding(
     }
     client.on('data', onData)
   })
+  server.on('error', (error) => process.stderr.write(`vitest-qemu supervisor: the forwarding socket ${path}: ${error.message}\n`))
   server.listen(path)
   return server
 }

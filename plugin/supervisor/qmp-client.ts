@@ -1,9 +1,13 @@
 import type { Socket } from 'node:net'
 import { connectWithRetry } from '../common/connect-retry.js'
+import { TimeoutError } from '../common/deadline.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 
 // A small client for QEMU's QMP on a unix socket: greeting, capabilities, then one
 // command at a time; asynchronous events are skipped.
+
+/** How long QEMU may take to answer a command (they answer at once; migrations run in the background). */
+const QMP_ANSWER_MS = 20_000
 
 interface QmpMessage {
   QMP?: unknown
@@ -14,6 +18,7 @@ interface QmpMessage {
 
 export class QmpClient {
   private socket?: Socket
+  /** In QEMU's answering order; a command past its deadline keeps its place, so its late answer is not taken for the next one's. */
   private pending: { resolve: (value: unknown) => void; reject: (error: Error) => void }[] = []
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -30,7 +35,11 @@ export class QmpClient {
     this.socket.on('close', () => {
       for (const waiter of this.pending.splice(0)) waiter.reject(new Error(`${this.guest}: QMP connection closed`))
     })
-    await greeting
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`${this.guest}: QMP on ${this.path} sent no greeting`)), Math.max(0, deadline - Date.now()))
+    })
+    await Promise.race([greeting, late]).finally(() => clearTimeout(timer))
     await this.command('qmp_capabilities')
   }
 
@@ -43,11 +52,20 @@ export class QmpClient {
     else if ('return' in message) this.pending.shift()?.resolve(message.return)
   }
 
-  command(name: string, args?: Record<string, unknown>): Promise<unknown> {
+  /** Sends one command; rejects when QEMU has not answered within `timeoutMs` (a stopped or hung QEMU). */
+  command(name: string, args?: Record<string, unknown>, timeoutMs = QMP_ANSWER_MS): Promise<unknown> {
     const run = () =>
       new Promise<unknown>((resolve, reject) => {
         if (!this.socket || this.socket.destroyed) return reject(new Error(`${this.guest}: QMP is not connected`))
-        this.pending.push({ resolve, reject })
+        let settled = false
+        const settle = (finish: () => void) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          finish()
+        }
+        const timer = setTimeout(() => settle(() => reject(new TimeoutError(`${this.guest}: QMP ${name} got no answer within ${timeoutMs} ms (QEMU stopped or hung)`))), timeoutMs)
+        this.pending.push({ resolve: (value) => settle(() => resolve(value)), reject: (error) => settle(() => reject(error)) })
         this.socket.write(`${JSON.stringify(args ? { execute: name, arguments: args } : { execute: name })}\n`)
       })
     const result = this.queue.then(run, run)

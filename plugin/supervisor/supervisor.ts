@@ -58,7 +58,7 @@ async function start(command: SupervisorStart): Promise<void> {
     writeUndo(command.runDir, undo)
   }
   captures = new PacketCaptures(command.logDir)
-  servers.push(serveControl(command.controlSocket, guests, undo, captures, labReset))
+  servers.push(serveControl(command.controlSocket, guests, undo, captures, labReset, command.plan.bridges.map((bridge) => bridge.address)))
   const results = await Promise.allSettled(
     plan.guests.map(async (guestPlan) => {
       const setup = command.guests[guestPlan.name]!

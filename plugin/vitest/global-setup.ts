@@ -19,6 +19,12 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const lab = await startLab(config, { root, resettable: watching || config.isolation === 'per-file' })
   project.provide(LAB_KEY, lab.descriptor)
   if (watching) {
+    // A lab gone for good leaves nothing for later reruns to test: the watch session ends, saying why.
+    lab.onUnexpectedExit((reason) => {
+      info(`the lab of project ${project.name || '(root)'} is gone (${reason}); ending the watch session`)
+      process.exitCode = 1
+      void project.vitest.close().finally(() => process.exit(1))
+    })
     project.onTestsRerun(async (specifications) => {
       if (!specifications.some((specification) => specification.project.name === project.name)) return
       // The workers start meanwhile; their first request to the lab waits for the reset.
