@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import type { LabDescriptor } from 'vitest-qemu'
-import { type LabFootprint, processesInNamespace, waitUntil } from './host-state.js'
+import { type LabFootprint, holdNamespaceOf, processesInNamespace, waitUntil } from './host-state.js'
 
 // A Vitest run of a fixture project (specs/fixtures/NAME) in a child process, with its
 // own runtime folder so a spec can watch exactly that run's supervisor and namespace.
@@ -52,8 +52,9 @@ export async function waitForBooting(run: FixtureRun, qemus: number, timeoutMs =
         if (!ledger.supervisorPid) continue
         const namespace = readlinkSync(`/proc/${ledger.supervisorPid}/ns/net`)
         const inside = processesInNamespace(namespace)
-        footprint = { pids: inside, namespace, runDir: join(run.runtimeRoot, id) }
-        if (inside.length >= qemus + 1) return true
+        if (inside.length < qemus + 1) continue
+        footprint = { pids: inside, namespace: holdNamespaceOf(ledger.supervisorPid), runDir: join(run.runtimeRoot, id) }
+        return true
       } catch {
         // not written yet
       }
