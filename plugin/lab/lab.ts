@@ -17,7 +17,7 @@ import { type LabPlan, planLab } from '../config/lab-plan.js'
 import { BootProgress } from './boot-progress.js'
 import { debug, info, seconds } from '../common/log.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
-import { RUN_LOGS, runLogDir } from '../common/run-logs.js'
+import { RUN_LOGS, claimLogDir, logDirInUse, releaseLogDir, runLogDir } from '../common/run-logs.js'
 import { newRunId, runDirFor } from '../common/runtime-dir.js'
 import { newEd25519KeyPair } from './ssh-key-pair.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
@@ -80,6 +80,8 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   const ledger = { runId, testProcessPid: process.pid, startedAt: new Date().toISOString() }
   await writeLedger(runDir, ledger)
   await mkdir(logDir, { recursive: true })
+  // Claimed while the lab runs, so that other runs of the project keep it among the last 10.
+  await claimLogDir(logDir, { testProcessPid: process.pid })
   await sweepDeadRuns()
   await pruneOldRuns(join(root, RUN_LOGS), 10)
   phase('dead runs swept')
@@ -88,6 +90,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   const cleanupOnFailure = async () => {
     supervisor?.kill('SIGKILL')
     await rm(runDir, { recursive: true, force: true })
+    await releaseLogDir(logDir)
   }
   try {
     const snapshots = snapshotsEnabled(plan.snapshots)
@@ -169,6 +172,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     // Writing to a supervisor that has already exited fails with EPIPE; its exit says why.
     supervisor.stdin!.on('error', () => {})
     await writeLedger(runDir, { ...ledger, supervisorPid: supervisor.pid })
+    await claimLogDir(logDir, { testProcessPid: process.pid, supervisorPid: supervisor.pid })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
     // Each restored guest's state is checked here, on another core, while its QEMU loads it.
@@ -261,7 +265,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         })
       },
       reset: async () => (await beginReset()).done,
-      stop: () => (stopped ??= stopSupervisor(running).finally(() => rm(runDir, { recursive: true, force: true }))),
+      stop: () => (stopped ??= stopSupervisor(running).finally(() => Promise.all([rm(runDir, { recursive: true, force: true }), releaseLogDir(logDir)]).then(() => {}))),
     }
   } catch (error) {
     await cleanupOnFailure()
@@ -318,7 +322,9 @@ async function pruneOldRuns(dir: string, keep: number): Promise<void> {
     entries.filter((entry) => entry.isDirectory()).map(async (entry) => ({ path: join(dir, entry.name), mtime: (await stat(join(dir, entry.name))).mtimeMs })),
   )
   runs.sort((a, b) => b.mtime - a.mtime)
-  for (const old of runs.slice(keep)) await rm(old.path, { recursive: true, force: true })
+  // A lab that runs long (the one Vitest's global setup started) is older than the runs
+  // started meanwhile: its folder, where it still writes, is never pruned while it runs.
+  for (const old of runs.slice(keep)) if (!logDirInUse(old.path)) await rm(old.path, { recursive: true, force: true })
 }
 
 /** The key pair kept in the cache for snapshotted guests, made on first use. */
