@@ -88,7 +88,9 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
   let supervisor: ChildProcess | undefined
   const cleanupOnFailure = async () => {
-    supervisor?.kill('SIGKILL')
+    // Stopped, not killed: the supervisor ends its QEMUs and waits for them, so none
+    // outlives the rejection (killed, they died after it, by the parent-death signal).
+    if (supervisor) await stopSupervisor(supervisor)
     await rm(runDir, { recursive: true, force: true })
     await releaseLogDir(logDir)
   }
