@@ -320,9 +320,13 @@ async function diskFormat(path: string): Promise<'raw' | 'qcow2'> {
 async function pruneOldRuns(dir: string, keep: number): Promise<void> {
   if (!existsSync(dir)) return
   const entries = await readdir(dir, { withFileTypes: true })
-  const runs = await Promise.all(
-    entries.filter((entry) => entry.isDirectory()).map(async (entry) => ({ path: join(dir, entry.name), mtime: (await stat(join(dir, entry.name))).mtimeMs })),
+  // Another run of the project, pruning at the same time, may remove a folder between the listing and its stat.
+  const found = await Promise.all(
+    entries
+      .filter((entry) => entry.isDirectory())
+      .map(async (entry) => ({ path: join(dir, entry.name), mtime: await stat(join(dir, entry.name)).then((info) => info.mtimeMs, () => undefined) })),
   )
+  const runs = found.filter((run): run is { path: string; mtime: number } => run.mtime !== undefined)
   runs.sort((a, b) => b.mtime - a.mtime)
   // A lab that runs long (the one Vitest's global setup started) is older than the runs
   // started meanwhile: its folder, where it still writes, is never pruned while it runs.
