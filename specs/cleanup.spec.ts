@@ -1,4 +1,6 @@
-import { existsSync, readdirSync, readlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { stripVTControlCharacters } from 'node:util'
 import { describe, expect, test } from 'vitest'
 import { startLab } from 'vitest-qemu'
@@ -23,6 +25,30 @@ describe('cleanup', () => {
     await lab.stop()
     expect(await leftovers(footprint)).toEqual([])
     expect(await hostNetworkState()).toBe(before)
+  })
+
+  // Each start prunes the project's run folders to the last 10: never that of a lab still
+  // running (Vitest's own lab lives through every run a spec starts meanwhile).
+  test("a running lab's log folder is kept however many runs started after it; stopped runs beyond the last 10 are pruned", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vq-run-logs-'))
+    const config = (ip: string) => ({ bridges: { lan0: { subnet: '10.67.0.0/24' } }, guests: { solo: { bridge: 'lan0', ip } } })
+    try {
+      const first = await startLab(config('10.67.0.5'), { root })
+      try {
+        // Twelve runs that came and went after it.
+        const runs = join(root, '.vitest-qemu', 'runs')
+        for (let index = 0; index < 12; index++) mkdirSync(join(runs, `stopped${String(index).padStart(2, '0')}`))
+        const second = await startLab(config('10.67.0.6'), { root })
+        await second.stop()
+        expect(existsSync(first.logDir)).toBe(true)
+        expect(readdirSync(runs)).toHaveLength(11)
+        expect(readdirSync(runs)).toContain(first.descriptor.runId)
+      } finally {
+        await first.stop()
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 
   // Node loads the plugin's global setup once for all projects: each project's teardown

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { defaultImagePaths } from 'vitest-qemu'
 import { probeKvm } from '../plugin/lab/kvm-probe.js'
 import { BRIDGE_CONF, hostNetworkState, keepHostModeState } from './support/host-state.js'
+import { nodeForOtherUsers } from './support/node-for-users.js'
 
 // `npx vitest-qemu doctor`, the built command run as a child process: as root on this
 // machine, as an ordinary user with /dev/net/tun at mode 0600 (the user `vqrootless`,
@@ -29,7 +30,7 @@ interface Check {
 
 async function doctor(args: string[], options: { cwd: string; env?: Record<string, string>; asUser?: string }) {
   const env = { VITEST_QEMU_ACCEL: '', ...options.env }
-  const command = options.asUser ? ['runuser', '-u', options.asUser, '--', process.execPath, cli, 'doctor', ...args] : [process.execPath, cli, 'doctor', ...args]
+  const command = options.asUser ? ['runuser', '-u', options.asUser, '--', nodeForOtherUsers(), cli, 'doctor', ...args] : [process.execPath, cli, 'doctor', ...args]
   return execa(command[0]!, command.slice(1), { cwd: options.cwd, env, reject: false, timeout: 60_000 })
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { expect, test } from 'vitest'
@@ -9,6 +9,10 @@ import { startFixtureRun } from './support/fixture-run.js'
 // read back from a JUnit report of a run that fails on purpose.
 
 test('a failing test has console transcripts and its pcap window attached, down to the JUnit report', { timeout: 180_000 }, async () => {
+  // Vitest copies attached files into its attachmentsDir: .vitest/attachments since Vitest 5, .vitest-attachments in 4.1.
+  const fixtureDir = join(import.meta.dirname, 'fixtures', 'failing-run')
+  const attachmentsDir = join(fixtureDir, process.env.VITEST_QEMU_LINE === 'vitest4' ? '.vitest-attachments' : join('.vitest', 'attachments'))
+  rmSync(attachmentsDir, { recursive: true, force: true })
   const run = startFixtureRun('failing-run', ['--reporter=junit', '--outputFile=junit.xml'])
   const result = await run.process
   expect(result.exitCode, result.all).toBe(1)
@@ -34,6 +38,9 @@ test('a failing test has console transcripts and its pcap window attached, down 
   expect(client).toMatch(/serial \$ echo marker-from-the-failing-test\n  exit 0 \(\d+ ms\)\n  marker-from-the-failing-test\n/)
   expect(client).toMatch(/agent \$ echo marker-over-the-default-channel\n  exit 0 \(\d+ ms\)\n  marker-over-the-default-channel\n/)
   expect(client.match(/PING 10\.88\.0\.99/g)).toHaveLength(1)
+  const copies = readdirSync(attachmentsDir)
+  expect(copies.filter((name) => name.startsWith('console-of-')), copies.join('\n')).toHaveLength(2)
+  expect(copies.filter((name) => name.endsWith('.pcap')), copies.join('\n')).toHaveLength(1)
   const failure = /<failure[^>]*message="([^"]*)"/.exec(junit)?.[1] ?? ''
   expect(failure.match(/PING 10\.88\.0\.99/g), failure).toHaveLength(1)
 })

@@ -17,7 +17,7 @@ import { type LabPlan, planLab } from '../config/lab-plan.js'
 import { BootProgress } from './boot-progress.js'
 import { debug, info, seconds } from '../common/log.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
-import { RUN_LOGS, runLogDir } from '../common/run-logs.js'
+import { RUN_LOGS, claimLogDir, logDirInUse, releaseLogDir, runLogDir } from '../common/run-logs.js'
 import { runtimeRoot } from '../common/runtime-dir.js'
 import { createRunFolder } from './run-folder.js'
 import { processIdentity } from '../common/process-identity.js'
@@ -82,8 +82,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 
   let supervisor: ChildProcess | undefined
   const cleanupOnFailure = async () => {
-    if (supervisor) await killAndWait(supervisor)
+    // Stopped, not killed: the supervisor ends its QEMUs and waits for them, so none
+    // outlives the rejection (killed, they died after it, by the parent-death signal).
+    if (supervisor) await stopSupervisor(supervisor)
     await removeRunFolder(runDir, runId)
+    await releaseLogDir(logDir)
   }
   try {
     // Dead runs' leftovers go before the host is checked: a host-mode run that was
@@ -94,6 +97,8 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     if (plan.network === 'host') await checkHostMode(plan)
     phase('host checked')
     await mkdir(logDir, { recursive: true })
+    // Claimed while the lab runs, so that other runs of the project keep it among the last 10.
+    await claimLogDir(logDir, { testProcess: processIdentity(process.pid) })
     await pruneOldRuns(join(root, RUN_LOGS), 10)
     const snapshots = snapshotsEnabled(plan.snapshots)
     // The key pair default images trust: for this run only, or, with snapshots (whose
@@ -175,6 +180,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     supervisor.stdin!.on('error', () => {})
     const supervisorIdentity = supervisor.pid === undefined ? undefined : processIdentity(supervisor.pid)
     if (supervisorIdentity) await writeLedger(runDir, { ...ledger, supervisor: supervisorIdentity, supervisorPid: supervisorIdentity.pid })
+    await claimLogDir(logDir, { testProcess: processIdentity(process.pid), supervisor: supervisorIdentity })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
     // Each restored guest's state is checked here, on another core, while its QEMU loads it.
@@ -268,7 +274,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
         })
       },
       reset: async () => (await beginReset()).done,
-      stop: () => (stopped ??= stopSupervisor(running).finally(() => removeRunFolder(runDir, runId))),
+      stop: () => (stopped ??= stopSupervisor(running).finally(() => Promise.all([removeRunFolder(runDir, runId), releaseLogDir(logDir)]).then(() => {}))),
     }
   } catch (error) {
     await cleanupOnFailure()
@@ -287,20 +293,13 @@ function spawnSupervisor(network: 'namespace' | 'host'): ChildProcess {
 }
 
 async function stopSupervisor(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
+  // No pid: it never started, and no 'exit' will come.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.stdin!.write(`${JSON.stringify({ type: 'stop' })}\n`)
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  // No pid: it never started, and no 'exit' will come.
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGKILL')
-  await exited
 }
 
 /**
@@ -348,11 +347,17 @@ async function diskFormat(path: string): Promise<'raw' | 'qcow2'> {
 async function pruneOldRuns(dir: string, keep: number): Promise<void> {
   if (!existsSync(dir)) return
   const entries = await readdir(dir, { withFileTypes: true })
-  const runs = await Promise.all(
-    entries.filter((entry) => entry.isDirectory()).map(async (entry) => ({ path: join(dir, entry.name), mtime: (await stat(join(dir, entry.name))).mtimeMs })),
+  // Another run of the project, pruning at the same time, may remove a folder between the listing and its stat.
+  const found = await Promise.all(
+    entries
+      .filter((entry) => entry.isDirectory())
+      .map(async (entry) => ({ path: join(dir, entry.name), mtime: await stat(join(dir, entry.name)).then((info) => info.mtimeMs, () => undefined) })),
   )
+  const runs = found.filter((run): run is { path: string; mtime: number } => run.mtime !== undefined)
   runs.sort((a, b) => b.mtime - a.mtime)
-  for (const old of runs.slice(keep)) await rm(old.path, { recursive: true, force: true })
+  // A lab that runs long (the one Vitest's global setup started) is older than the runs
+  // started meanwhile: its folder, where it still writes, is never pruned while it runs.
+  for (const old of runs.slice(keep)) if (!logDirInUse(old.path)) await rm(old.path, { recursive: true, force: true })
 }
 
 /** The key pair kept in the cache for snapshotted guests, made on first use. */

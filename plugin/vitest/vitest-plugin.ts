@@ -5,6 +5,7 @@ import { planLab } from '../config/lab-plan.js'
 import { RUN_LOGS_ROOT } from '../common/run-logs.js'
 import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js'
 import { escapeRegExp } from '../common/regex-escape.js'
+import { GUEST_NAMES_FILE, writeGuestNames } from './guest-names.js'
 
 // The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
 // config at once (a bad config fails before anything is created) and registers the
@@ -25,23 +26,25 @@ export interface QemuLabPlugin {
 }
 
 export function qemuLab(config: LabConfig): QemuLabPlugin {
-  return {
+  const plugin: QemuLabPlugin = {
     name: 'vitest-qemu',
     api: { labConfig: config },
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
+      writeGuestNames(root, plugin, Object.keys(config.guests))
       // The global setup and the fixtures are imported by Node as they are, like any installed
       // package, even from a linked or workspace copy outside node_modules: Vitest would
       // otherwise transform them module by module (a quarter of a second before the lab starts).
       const deps = { external: [OWN_FILES] }
       const test = { globalSetup: [GLOBAL_SETUP], provide: { [CONFIG_KEY]: { config, root } }, server: { deps } }
       // In watch mode, the run folders' logs, sockets and saved states are no changes to rerun for.
-      const server = { watch: { ignored: [`**/${RUN_LOGS_ROOT}/**`] } }
+      const server = { watch: { ignored: [`**/${RUN_LOGS_ROOT}/**`, `**/${GUEST_NAMES_FILE}`] } }
       // Files that each reset the shared guests cannot run at the same time.
       return { test: config.isolation === 'per-file' ? { ...test, fileParallelism: false } : test, server }
     },
   }
+  return plugin
 }
 
 /** The lab config of a `qemuLab(...)` plugin; undefined for any other plugin. */

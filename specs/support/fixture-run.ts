@@ -4,13 +4,14 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import type { LabDescriptor } from 'vitest-qemu'
-import { type LabFootprint, processesInNamespace, waitUntil } from './host-state.js'
+import { type LabFootprint, holdNamespaceOf, processesInNamespace, waitUntil } from './host-state.js'
 
 // A Vitest run of a fixture project (specs/fixtures/NAME) in a child process, with its
 // own runtime folder so a spec can watch exactly that run's supervisor and namespace.
 
 const specsDir = join(dirname(fileURLToPath(import.meta.url)), '..')
-const vitestBin = join(specsDir, '..', 'node_modules', 'vitest', 'vitest.mjs')
+// The Vitest of the line under test: the project's, or the one compat/vitest4/run.sh names.
+const vitestBin = process.env.VITEST_QEMU_VITEST_BIN ?? join(specsDir, '..', 'node_modules', 'vitest', 'vitest.mjs')
 
 export interface FixtureRun {
   process: ResultPromise<{ reject: false; all: true }>
@@ -52,8 +53,9 @@ export async function waitForBooting(run: FixtureRun, qemus: number, timeoutMs =
         if (!ledger.supervisor) continue
         const namespace = readlinkSync(`/proc/${ledger.supervisor.pid}/ns/net`)
         const inside = processesInNamespace(namespace)
-        footprint = { pids: inside, namespace, runDir: join(run.runtimeRoot, id) }
-        if (inside.length >= qemus + 1) return true
+        if (inside.length < qemus + 1) continue
+        footprint = { pids: inside, namespace: holdNamespaceOf(ledger.supervisorPid), runDir: join(run.runtimeRoot, id) }
+        return true
       } catch {
         // not written yet
       }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll } from 'vitest'
 import { execa } from 'execa'
 import type { LabDescriptor } from 'vitest-qemu'
@@ -54,10 +54,31 @@ export interface LabFootprint {
   runDir: string
 }
 
+/**
+ * The network namespace of a live process, as read from /proc/PID/ns/net, held open for
+ * as long as this worker lives: the kernel reuses a freed namespace's number at once, so
+ * once a lab's namespace was gone, a lab started meanwhile (by another run on the machine)
+ * could read as "the lab's namespace". Held, the number stays this namespace's, and what
+ * is found in it is the lab's.
+ */
+export function holdNamespaceOf(pid: number): string {
+  const path = `/proc/${pid}/ns/net`
+  const fd = openSync(path, 'r')
+  const namespace = readlinkSync(path)
+  // The pid may have ended and been reused between the two calls: the fd must be that namespace.
+  if (readlinkSync(`/proc/self/fd/${fd}`) !== namespace) {
+    closeSync(fd)
+    throw new Error(`process ${pid} ended while its namespace was read`)
+  }
+  heldNamespaces.add(fd)
+  return namespace
+}
+const heldNamespaces = new Set<number>()
+
 export function footprintOf(descriptor: LabDescriptor): LabFootprint {
   return {
     pids: [descriptor.supervisorPid, ...descriptor.guests.map((guest) => guest.qemuPid)],
-    namespace: readlinkSync(`/proc/${descriptor.supervisorPid}/ns/net`),
+    namespace: holdNamespaceOf(descriptor.supervisorPid),
     runDir: descriptor.runDir,
   }
 }

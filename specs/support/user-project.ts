@@ -3,6 +3,7 @@ import { copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, 
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { nodeForOtherUsers } from './node-for-users.js'
 import { execa } from 'execa'
 import { defaultImagePaths } from 'vitest-qemu'
 
@@ -46,7 +47,7 @@ export function userProject(user: string, files: Record<string, string>): { dir:
 
 /** `vitest run` in the project as the user, with no XDG_RUNTIME_DIR (as under cron, CI runners, `su`). */
 export function vitestAsUser(user: string, project: { dir: string; cache: string }) {
-  return execa('runuser', ['-u', user, '--', process.execPath, 'node_modules/vitest/vitest.mjs', 'run'], {
+  return execa('runuser', ['-u', user, '--', nodeForOtherUsers(), 'node_modules/vitest/vitest.mjs', 'run'], {
     cwd: project.dir,
     env: { HOME: project.dir, VITEST_QEMU_CACHE: project.cache, XDG_RUNTIME_DIR: '' },
     reject: false,
