@@ -54,7 +54,8 @@ test('a root open to others is not used: a fresh private folder instead, with a 
   expect(root).not.toBe(path)
   expect(statSync(root).mode & 0o777).toBe(0o700)
   expect(statSync(root).uid).toBe(process.getuid?.())
-  expect(warnings()).toMatch(/^\[vitest-qemu\] the runtime root is not private \(.*open has mode 777; only its owner may have access \(0700\)\); this run uses .* instead\n$/)
+  // (With CI set, log lines start with a timestamp.)
+  expect(warnings()).toMatch(/^(\S+ )?\[vitest-qemu\] the runtime root is not private \(.*open has mode 777; only its owner may have access \(0700\)\); this run uses .* instead\n$/)
   // Workers and `up`'s hints find the run where it is.
   expect(process.env.VITEST_QEMU_RUNTIME_DIR).toBe(root)
   expect(runtimeRoot()).toBe(root)
