@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import { archProfiles } from '../config/arch.js'
 import { cacheDir } from '../common/cache-dir.js'
 import { defaultImagePaths } from '../images/default-image.js'
-import { RUN_LOGS } from '../common/run-logs.js'
+import { RUN_LOGS } from '../run/run-logs.js'
 
 // The CI templates in docs/ci/ name commands, packages and paths of this project: each
 // must be one the code really has, or a copied template fails in a way its reader

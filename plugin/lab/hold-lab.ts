@@ -1,7 +1,7 @@
 import type { LabDescriptor } from '../protocol/lab-descriptor.js'
 import { attachHints, formatGuestTable } from './lab-summary.js'
 import { publishLab, runningLabs } from './running-labs.js'
-import { isRunning, processIdentity } from '../common/process-identity.js'
+import { isRunning, processIdentity } from '../run/process-identity.js'
 
 // Keeping a started lab up for people to work in (`up`, VITEST_QEMU_KEEP): it is
 // published for `console` and `ssh`, described on screen, and held until Ctrl-C,

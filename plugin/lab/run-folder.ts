@@ -1,8 +1,8 @@
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { currentBootId, processIdentity } from '../common/process-identity.js'
-import { type Ledger, writeLedger } from '../common/run-ledger.js'
-import { newRunId } from '../common/runtime-dir.js'
+import { currentBootId, processIdentity } from '../run/process-identity.js'
+import { type Ledger, writeLedger } from '../run/run-ledger.js'
+import { newRunId } from '../run/runtime-dir.js'
 
 // A run's folder in the runtime root. It appears under its run id with its ledger
 // already inside: it is made under a hidden name, the ledger written, then renamed into

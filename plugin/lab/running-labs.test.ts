@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
 import type { LabDescriptor } from '../protocol/lab-descriptor.js'
 import { chooseRunningLab, guestOf, runningLabs } from './running-labs.js'
-import { processIdentity, type ProcessIdentity } from '../common/process-identity.js'
-import { writeLedger } from '../common/run-ledger.js'
+import { processIdentity, type ProcessIdentity } from '../run/process-identity.js'
+import { writeLedger } from '../run/run-ledger.js'
 
 function lab(runId: string, guests: string[], supervisorPid = 1): LabDescriptor {
   return {

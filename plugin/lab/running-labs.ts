@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { GuestDescriptor, LabDescriptor } from '../protocol/lab-descriptor.js'
-import { existingRuntimeRoot } from '../common/runtime-dir.js'
-import { readPrivateFile } from '../common/private-path.js'
-import { isRunning } from '../common/process-identity.js'
-import { readLedger, RUN_ID } from '../common/run-ledger.js'
+import { existingRuntimeRoot } from '../run/runtime-dir.js'
+import { readPrivateFile } from '../run/private-path.js'
+import { isRunning } from '../run/process-identity.js'
+import { readLedger, RUN_ID } from '../run/run-ledger.js'
 
 // Labs that stay up for people to work in (`vitest-qemu up`, a failed run kept with
 // VITEST_QEMU_KEEP) publish their descriptor in their runtime folder, so `console` and

@@ -2,9 +2,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, expect, test } from 'vitest'
-import { processIdentity } from '../common/process-identity.js'
-import { type Ledger, writeLedger } from '../common/run-ledger.js'
-import { JOURNAL_FILE } from '../common/undo-journal.js'
+import { processIdentity } from '../run/process-identity.js'
+import { type Ledger, writeLedger } from '../run/run-ledger.js'
+import { JOURNAL_FILE } from '../run/undo-journal.js'
 import { createRunFolder } from './run-folder.js'
 import { sweepDeadRuns } from './sweep.js'
 

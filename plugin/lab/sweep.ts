@@ -1,9 +1,9 @@
 import { lstat, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isNotFound } from '../common/private-path.js'
-import { readLedger, RUN_ID, runIsLive } from '../common/run-ledger.js'
-import { existingRuntimeRoot } from '../common/runtime-dir.js'
-import { undoJournalOf } from '../common/undo-actions.js'
+import { isNotFound } from '../run/private-path.js'
+import { readLedger, RUN_ID, runIsLive } from '../run/run-ledger.js'
+import { existingRuntimeRoot } from '../run/runtime-dir.js'
+import { undoJournalOf } from '../run/undo-actions.js'
 
 // What dead runs left (a machine that crashed, a SIGKILLed test process and
 // supervisor): their folders, and in host mode the host changes their journal records.

@@ -7,7 +7,7 @@ import { openTcp, type GuestProcess } from './guest-process.js'
 import { exposeHostSocket } from './host-port-exposer.js'
 import type { PacketCaptures } from './packet-capture.js'
 import { readJsonLines } from '../protocol/json-lines.js'
-import { partitionTableName, type UndoJournal } from '../common/undo-journal.js'
+import { partitionTableName, type UndoJournal } from '../run/undo-journal.js'
 
 // The supervisor's sockets for workers: one control socket (serial and QMP requests,
 // served one at a time per guest by the channel owners) and one forwarding socket per

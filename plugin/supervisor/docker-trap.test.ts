@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
 import type { CommandResult } from '../common/run-command.js'
-import { readJournal, UndoJournal } from '../common/undo-journal.js'
+import { readJournal, UndoJournal } from '../run/undo-journal.js'
 import { openBridgeForwarding } from './docker-trap.js'
 
 const runId = '0a1b2c3d'

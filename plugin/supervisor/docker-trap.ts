@@ -1,6 +1,6 @@
 import { runCommand } from '../common/run-command.js'
 import { acceptRuleArgs, bridgeNetfilterOn, forwardDrops } from '../common/forward-trap.js'
-import type { UndoJournal } from '../common/undo-journal.js'
+import type { UndoJournal } from '../run/undo-journal.js'
 
 // Host mode fixes the Docker trap (common/forward-trap.ts) for its own bridges only,
 // with an ACCEPT rule scoped to each bridge and labelled with the run, removed at

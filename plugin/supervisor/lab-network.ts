@@ -1,6 +1,6 @@
 import { runCommand } from '../common/run-command.js'
 import type { LabPlan } from '../config/lab-plan.js'
-import { bridgeAlias, type UndoJournal } from '../common/undo-journal.js'
+import { bridgeAlias, type UndoJournal } from '../run/undo-journal.js'
 
 // The lab's layer 2, created inside the supervisor's private network namespace:
 // loopback, one bridge per configured bridge (with an address, so the supervisor can

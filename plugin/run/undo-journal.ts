@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { readPrivateFile } from './private-path.js'
-import { writeFileAtomicallySync } from './write-atomically.js'
+import { writeFileAtomicallySync } from '../common/write-atomically.js'
 
 // The undo journal of a run (host mode): a record of each change made outside the
 // lab's own namespace, written before the change is made and cleared once it is undone.

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { isProcessIdentity, isRunning, type ProcessIdentity } from './process-identity.js'
 import { readPrivateFile } from './private-path.js'
-import { writeFileAtomically } from './write-atomically.js'
+import { writeFileAtomically } from '../common/write-atomically.js'
 
 // The ledger of a run, the first file in its runtime folder: the processes that own
 // the run, each by its identity (common/process-identity.ts). The run is live while

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { info } from './log.js'
+import { info } from '../common/log.js'
 import { isNotFound, privateDirProblem } from './private-path.js'
 
 // The runtime root: one folder per user that holds the runs' folders (sockets live

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { which } from './which.js'
+import { which } from '../common/which.js'
 import { expect, test } from 'vitest'
 import { currentBootId, isProcessIdentity, isRunning, processIdentity, startTimeOf } from './process-identity.js'
 

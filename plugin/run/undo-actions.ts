@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { acceptRuleArgs } from './forward-trap.js'
+import { acceptRuleArgs } from '../common/forward-trap.js'
 import { bridgeAlias, readJournal, type UndoRecord, UndoJournal } from './undo-journal.js'
 
 // The one fixed undo of each kind of journal record (common/undo-journal.ts). Each makes
