@@ -285,7 +285,8 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 function spawnSupervisor(network: 'namespace' | 'host'): ChildProcess {
   // detached: its own process group, so a Ctrl-C in the terminal reaches Vitest, and the
   // supervisor learns of it from its closed stdin, not from a signal.
-  const options = { stdio: ['pipe', 'pipe', 'inherit'] as ('pipe' | 'inherit')[], detached: true }
+  // stdio 3 (EVENTS_FD): the events' own pipe; stdout is only shown (supervisor-events.ts).
+  const options = { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] as ('pipe' | 'inherit')[], detached: true }
   if (network === 'host') return spawn(process.execPath, [SUPERVISOR], options)
   // A fresh network namespace; without root, a user namespace around it (no sudo needed).
   const unshare = process.getuid?.() !== 0 ? ['--user', '--map-root-user', '--net'] : ['--net']

@@ -1,7 +1,9 @@
 import type { ChildProcess } from 'node:child_process'
 import { readJsonLines } from '../protocol/json-lines.js'
 import { debug, info, seconds } from '../common/log.js'
-import type { SupervisorEvent } from '../protocol/supervisor-protocol.js'
+import { EVENTS_FD, type SupervisorEvent } from '../protocol/supervisor-protocol.js'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
 
 // The supervisor's events as the test process reads them: in order during boot, then,
 // once the lab is ready, followed in the background (notices, late stages, resets).
@@ -15,14 +17,15 @@ export function supervisorEvents(child: ChildProcess): EventStream {
   let wake: (() => void) | undefined
   let exited: string | undefined
   readJsonLines<SupervisorEvent>(
-    child.stdout!,
+    child.stdio[EVENTS_FD] as Readable,
     (event) => {
       queue.push(event)
       wake?.()
     },
-    // Anything else the supervisor's stdout carries (a stray write) is shown, never fatal.
-    { onMalformed: (problem) => info(`the supervisor wrote something that is not an event: ${problem}`) },
+    { onMalformed: (problem) => info(`the supervisor sent something that is not an event: ${problem}`) },
   )
+  // Its stdout carries no events: whatever lands there (a library's stray print) is shown, never parsed.
+  createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (line) => info(`supervisor: ${line}`))
   child.on('exit', (code, signal) => {
     exited = `the supervisor exited (${signal ?? `code ${code}`})`
     wake?.()

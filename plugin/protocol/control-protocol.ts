@@ -27,7 +27,7 @@ export type ControlRequest =
 export type ControlResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; code?: ControlErrorCode }
 
 /** Errors a client acts on: `agent-unavailable` (the guest has no agent, or it stopped answering: use another channel). */
-export type ControlErrorCode = 'agent-unavailable'
+export type ControlErrorCode = 'agent-unavailable' | 'guest-exited'
 
 // Each request's fields and their kinds, checked before a request is handled: a line
 // from any client is data, never trusted to have the shape its op promises.

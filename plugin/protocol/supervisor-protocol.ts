@@ -2,7 +2,11 @@ import type { LabPlan } from '../config/lab-plan.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 
 // Messages between the test process and its supervisor: JSON lines on the
-// supervisor's stdin (commands) and stdout (events). Closing stdin means "die now".
+// supervisor's stdin (commands) and on a pipe of their own, fd 3 (events). Closing
+// stdin means "die now". The supervisor's stdout carries nothing the protocol needs.
+
+/** The supervisor's file descriptor for events (stdio index 3 of its spawn). */
+export const EVENTS_FD = 3
 
 /** Boot stages; a restored guest goes qemu → restore → shell instead. */
 export type Stage = 'qemu' | 'console' | 'restore' | 'shell' | 'ssh'

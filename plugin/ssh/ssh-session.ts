@@ -76,6 +76,8 @@ export class SshSession {
         return session
       } catch (error) {
         lastError = error as Error
+        // The guest is gone for good (its QEMU exited): no retry can reach it.
+        if ((error as { code?: string }).code === 'guest-exited') throw error
         // The server answered and refused the credentials: trying until the deadline would
         // only hide why (a server still starting fails the handshake, not authentication).
         if ((error as { level?: string }).level === 'client-authentication') {
@@ -127,6 +129,8 @@ export class SshSession {
         })
         stream.on('close', () => {
           clearTimeout(timer)
+          // No exit status: the connection was lost (the guest went away), and what the command did is unknown.
+          if (exitCode === undefined && signal === undefined) return reject(new Error(`${this.guest}: the SSH connection was lost before the command ended: ${command}`))
           resolve({
             stdout: Buffer.concat(stdout),
             stderr: Buffer.concat(stderr),
@@ -162,7 +166,12 @@ export class SshSession {
         stream.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
         stream.on('exit', (code: number) => (exitCode = code))
         pipeline(stream, createWriteStream(localPath))
-          .then(() => (exitCode === 0 || exitCode === undefined ? resolve() : reject(new Error(`${this.guest}: get ${remotePath} failed: ${Buffer.concat(stderr).toString().trim()}`))))
+          .then(() => {
+            if (exitCode === 0) return resolve()
+            // No exit status at all: the connection was lost, and the file may be cut short.
+            const why = exitCode === undefined ? 'the SSH connection was lost before cat ended' : Buffer.concat(stderr).toString().trim()
+            reject(new Error(`${this.guest}: get ${remotePath} failed: ${why}`))
+          })
           .catch(reject)
         stream.end()
       })

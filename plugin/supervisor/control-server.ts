@@ -89,6 +89,11 @@ async function handle(
   if (request.op === 'lab.expose') return { port: (await exposeHostSocket(request.socket, bridgeAddresses)).port }
   const guest = guests.get(request.guest)
   if (!guest) throw new Error(`no guest named ${request.guest}`)
+  // A guest whose QEMU died answers every call with that, at once, in flight or not.
+  return guest.unlessExited(() => guestRequest(request, guest, signal))
+}
+
+async function guestRequest(request: Extract<ControlRequest, { guest: string }>, guest: GuestProcess, signal?: AbortSignal): Promise<unknown> {
   const console = guest.console
   switch (request.op) {
     case 'agent.exec':

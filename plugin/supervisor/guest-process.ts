@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -49,6 +49,17 @@ export interface ReadyHooks {
 /** How long to wait, after the credentials, for login's answer before probing anyway. */
 const LOGIN_DECISION_MS = 10_000
 const PASSWORD_ECHO_SETTLE_MS = 300
+/** How long a call that failed waits for QEMU's exit to be known, so that it can name it. */
+const EXIT_SETTLE_MS = 1000
+
+/** A call on a guest whose QEMU is gone; `code` lets the worker tell it from a channel that is merely unavailable. */
+export class GuestExitedError extends Error {
+  readonly code = 'guest-exited'
+  constructor(message: string) {
+    super(message)
+    this.name = 'GuestExitedError'
+  }
+}
 
 export class GuestProcess {
   readonly console: SerialConsole
@@ -58,6 +69,9 @@ export class GuestProcess {
   private child?: ChildProcess
   private readonly failure = new AbortController()
   private qemuStderr = ''
+  /** Why QEMU is gone, once it is (however it ended): every call on this guest fails with it at once. */
+  exitReason?: string
+  private readonly exitListeners = new Set<(reason: string) => void>()
   readonly stageMs: Partial<Record<Stage, number>> = {}
   /**
    * Settles when the guest's SSH server answered (or never will); at once for guests whose
@@ -100,7 +114,12 @@ export class GuestProcess {
     })
     this.child.on('error', (error) => this.fail(`could not start ${binary}: ${error.message}`))
     this.child.on('exit', (code, signal) => {
-      this.fail(`QEMU exited (${signal ?? `code ${code}`})${this.qemuStderr.trim() ? `: ${this.qemuStderr.trim()}` : ''}`)
+      const exit = `QEMU exited (${signal ?? `code ${code}`})${this.qemuStderr.trim() ? `: ${this.qemuStderr.trim()}` : ''}`
+      this.fail(exit)
+      const lastLines = readableConsole(this.console.tail(50)).split('\n').slice(-10).join('\n')
+      this.exitReason = `${this.plan.name}: ${exit}; the console's last lines (${this.files.transcript}):\n${indent(lastLines)}`
+      for (const listener of this.exitListeners) listener(this.exitReason)
+      this.exitListeners.clear()
     })
     let serviceScan = 0
     this.console.onText = () => {
@@ -115,6 +134,48 @@ export class GuestProcess {
         serviceScan = from + report.index + report[0].length
         this.onServiceExit?.(report[1]!, Number(report[2]), report[3]!.replace(/\r/g, '').trimEnd())
       }
+    }
+  }
+
+  /** Calls `listener` once QEMU has exited (at once if it has). */
+  onExit(listener: (reason: string) => void): void {
+    if (this.exitReason) listener(this.exitReason)
+    else this.exitListeners.add(listener)
+  }
+
+  /**
+   * `work`, unless QEMU exits first: then a GuestExitedError with the reason and the console's
+   * last lines, the moment it exits, not when the work's own timeout ends.
+   */
+  async unlessExited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.exitReason) throw new GuestExitedError(this.exitReason)
+    let listener!: (reason: string) => void
+    const exited = new Promise<never>((_, reject) => {
+      listener = (reason) => reject(new GuestExitedError(reason))
+      this.exitListeners.add(listener)
+    })
+    try {
+      return await Promise.race([work(), exited])
+    } catch (error) {
+      // The channel usually notices first (its socket closed), QEMU's exit a moment later:
+      // that, not a closed socket, is the reason to give.
+      if (error instanceof GuestExitedError || !this.dying()) throw error
+      const exit = await Promise.race([exited.catch((exitError: Error) => exitError), sleep(EXIT_SETTLE_MS)])
+      throw exit instanceof GuestExitedError ? exit : error
+    } finally {
+      this.exitListeners.delete(listener)
+    }
+  }
+
+  /** Whether QEMU has ended though its exit is not yet reported (a zombie, or gone): cheap, read from /proc. */
+  private dying(): boolean {
+    if (!this.child?.pid) return false
+    try {
+      // The state follows the command name's closing parenthesis: Z zombie, X dead.
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'latin1')
+      return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
+    } catch {
+      return true
     }
   }
 

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { openBridgeForwarding } from './docker-trap.js'
 import type { Server, Socket } from 'node:net'
@@ -11,7 +11,7 @@ import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-st
 import { readJsonLines } from '../protocol/json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
 import { type LabReset, serveControl, serveForwarding } from './control-server.js'
-import type { GuestFiles, GuestSnapshotSetup, Stage, SupervisorCommand, SupervisorEvent, SupervisorStart } from '../protocol/supervisor-protocol.js'
+import { EVENTS_FD, type GuestFiles, type GuestSnapshotSetup, type Stage, type SupervisorCommand, type SupervisorEvent, type SupervisorStart } from '../protocol/supervisor-protocol.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 import { serveConsoleAttach } from './console-attach-server.js'
@@ -42,8 +42,18 @@ function serviceExitNotice(guest: string): (service: string, code: number, lastO
   return (service, code, lastOutput) => emit({ type: 'notice', message: `${guest}: service ${service} exited with ${code}; its last output:\n${lastOutput || '(none)'}` })
 }
 
+/** Events go on their own pipe, fd 3 (EVENTS_FD): a stray write to stdout, by us or a library, can never be taken for one. */
 function emit(event: SupervisorEvent): void {
-  process.stdout.write(`${JSON.stringify(event)}\n`)
+  const line = Buffer.from(`${JSON.stringify(event)}\n`)
+  for (let written = 0; written < line.length; ) {
+    try {
+      written += writeSync(EVENTS_FD, line, written)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // EAGAIN: the pipe is full for a moment; anything else (EPIPE): the test process is gone.
+      if (code !== 'EAGAIN') return
+    }
+  }
 }
 
 /** The hard way out: everything dies now, and the run's sockets go with it. */
@@ -87,6 +97,8 @@ async function start(command: SupervisorStart): Promise<void> {
       if (command.resettable) await keepResetPoint(guest, boot, snapshot)
       const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
       const portReady = async (port: number) => {
+        // Refused at once: the worker then asks why, and learns QEMU exited.
+        if (guests.get(guestPlan.name)?.exitReason) throw new Error('QEMU exited')
         if (port !== sshPort) return
         try {
           await guests.get(guestPlan.name)!.whenSshReady()
@@ -117,6 +129,15 @@ async function start(command: SupervisorStart): Promise<void> {
 }
 
 const sshFailureTold = new Set<string>()
+
+/** A guest's QEMU gone: its forwarded connections end now (nothing will ever answer them). */
+function endForwardsOnExit(guest: GuestProcess): void {
+  guest.onExit(() => {
+    // A reset replaces the guest: only the one that is current owns the connections.
+    if (guests.get(guest.plan.name) !== guest) return
+    for (const connection of forwarded.get(guest.plan.name) ?? []) connection.destroy()
+  })
+}
 /** Each guest's open forwarded connections (SSH and other ports), ended when it is reset. */
 const forwarded = new Map<string, Set<Socket>>()
 
@@ -171,6 +192,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   if (options.restoreFrom) {
     const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom }, serviceExitNotice(plan.name))
     guests.set(plan.name, restored)
+  endForwardsOnExit(restored)
     restored.start()
     const beforeResume = options.restoreCheck?.()
     beforeResume?.catch(() => {})
@@ -185,6 +207,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   }
   const guest = new GuestProcess(plan, files, launch, serviceExitNotice(plan.name))
   guests.set(plan.name, guest)
+  endForwardsOnExit(guest)
   guest.start()
   const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
   await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady, sshInBackground: options.sshInBackground })
