@@ -5,14 +5,18 @@ import { expect } from 'vitest-qemu/test'
 
 // A guest whose QEMU dies mid-test (the OOM killer, a crash): calls under way and every
 // later call on it fail at once, saying QEMU exited and showing the console's last lines,
-// over every channel, instead of waiting out their own timeouts.
+// over every channel, instead of waiting out their own timeouts. A QEMU that stops
+// answering (stopped, hung) fails QMP requests at their deadline, naming the guest.
 
-const name = `doomed${randomBytes(3).toString('hex')}`
+// Names of this run's own: the same spec in another checkout may run meanwhile.
+const tag = randomBytes(3).toString('hex')
+const name = `doomed${tag}`
+const frozen = `frozen${tag}`
 let lab: StartedLab
 let handles: Lab
 
 beforeAll(async () => {
-  lab = await startLab({ bridges: { lan: { subnet: '10.45.0.0/24' } }, guests: { [name]: { bridge: 'lan', ip: '10.45.0.2' } } })
+  lab = await startLab({ bridges: { lan: { subnet: '10.45.0.0/24' } }, guests: { [name]: { bridge: 'lan', ip: '10.45.0.2' }, [frozen]: { bridge: 'lan', ip: '10.45.0.3' } } })
   handles = attachLab(lab.descriptor)
 }, 300_000)
 
@@ -58,4 +62,20 @@ describe('a guest whose QEMU is killed', { timeout: 60_000 }, () => {
       expect(ms, message).toBeLessThan(2000)
     }
   })
+})
+
+test('a QEMU that stops answering (SIGSTOP) fails a QMP request at its 20 s deadline, naming the guest; once it runs again, QMP answers', { timeout: 60_000 }, async () => {
+  const guest = handles.guest(frozen)
+  expect(await guest.qmp.command('query-status')).toMatchObject({ status: 'running' })
+  const started = Date.now()
+  process.kill(guest.descriptor.qemuPid, 'SIGSTOP')
+  try {
+    await expect(guest.qmp.command('query-status')).rejects.toThrow(new RegExp(`^${frozen}: QMP query-status got no answer within 20000 ms \\(QEMU stopped or hung\\)`))
+    // The deadline, and the margin a loaded machine needs: not the test's own timeout.
+    expect(Date.now() - started).toBeLessThan(20_000 + 5000)
+  } finally {
+    process.kill(guest.descriptor.qemuPid, 'SIGCONT')
+  }
+  expect(await guest.qmp.command('query-status')).toMatchObject({ status: 'running' })
+  expect(await guest.succeed('echo still here')).toBe('still here\n')
 })
