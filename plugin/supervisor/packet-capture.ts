@@ -11,7 +11,7 @@ export class PacketCaptures {
   constructor(private readonly dir: string) {}
 
   start(name: string, iface: string, timeoutMs = 10_000): Promise<string> {
-    if (!/^[A-Za-z0-9_.-]{1,40}$/.test(name) || !/^[A-Za-z0-9_.-]{1,15}$/.test(iface)) return Promise.reject(new Error(`capture: invalid name or interface`))
+    if (!/^[A-Za-z0-9_.$-]{1,120}$/.test(name) || !/^[A-Za-z0-9_.-]{1,15}$/.test(iface)) return Promise.reject(new Error(`capture: invalid name or interface`))
     if (this.running.has(name)) return Promise.reject(new Error(`capture ${name} is already running`))
     const path = join(this.dir, `${name}.pcap`)
     // setpriv: tcpdump dies with the supervisor, however the supervisor ends.
