@@ -51,3 +51,53 @@ test('own kernel and initrd: ip= configures eth0, the console shell answers, SSH
     await lab.stop()
   }
 })
+
+// What the default image's init does from its overlay, an own image gets over its console
+// once its shell answers: the NICs after the first, routes, forwarding, then files, setup
+// and services. `router` and `far` are own images (the default image's kernel and
+// initramfs without an overlay, as above); `client` is a default-image guest.
+test('own image: NICs after the first, routes, forwarding, files, setup and services come over the console', { timeout: 120_000 }, async () => {
+  const image = defaultImagePaths('x86_64')
+  writeFileSync(join(project, 'tool.sh'), '#!/bin/sh\necho "made by setup on $(hostname)"\n', { mode: 0o644 })
+  const own = { kernel: image.kernel, initrd: image.initrd, ssh: false as const, agent: true, bootTimeout: 60_000 }
+  const lab = await startLab(
+    {
+      bridges: { lan: { subnet: '10.45.0.0/24' }, lan2: { subnet: '10.47.0.0/24' } },
+      guests: {
+        router: {
+          ...own,
+          nics: [{ bridge: 'lan', ip: '10.45.0.1' }, { bridge: 'lan2', ip: '10.47.0.1' }],
+          forwarding: true,
+          files: { '/www/index.html': 'served by an own image\n', '/opt/app/tool.sh': { source: 'tool.sh', mode: 0o755 } },
+          setup: ['/opt/app/tool.sh > /www/setup.txt'],
+          services: { web: { command: 'httpd -f -p 8080 -h /www', ready: { port: 8080 } } },
+        },
+        far: { ...own, bridge: 'lan', ip: '10.45.0.2', routes: [{ to: '10.47.0.0/24', via: '10.45.0.1' }] },
+        client: { bridge: 'lan2', ip: '10.47.0.2', routes: [{ to: '10.45.0.0/24', via: '10.47.0.1' }] },
+      },
+    },
+    { root: project },
+  )
+  const handles = attachLab(lab.descriptor)
+  try {
+    const [router, far, client] = [handles.guest('router'), handles.guest('far'), handles.guest('client')]
+    expect(await router.succeed('stat -c %a /opt/app/tool.sh; cat /proc/sys/net/ipv4/ip_forward')).toBe('755\n1\n')
+    expect(await router.succeed('ip -4 -o addr show eth1')).toContain('inet 10.47.0.1/24')
+    expect(await client.succeed('wget -qO- http://10.47.0.1:8080/index.html http://10.47.0.1:8080/setup.txt')).toBe('served by an own image\nmade by setup on router\n')
+    expect(await router.succeed('cat /var/log/vitest-qemu/web.log; echo end')).toBe('end\n')
+    // Through the router both ways: its forwarding and far's route both came over the console.
+    await expect(client).toReach(far)
+    await expect(far).toReach(client)
+  } finally {
+    handles.close()
+    await lab.stop()
+  }
+  const failing = startLab(
+    { bridges: { lan: { subnet: '10.45.0.0/24' } }, guests: { broken: { ...own, bridge: 'lan', ip: '10.45.0.9', setup: ['true', 'echo about to fail; exit 3'] } } },
+    { root: project },
+  )
+  await expect(failing).rejects.toThrow(/broken: not ready at stage 'shell' after [\d.]+ s: setup command 2 \(`echo about to fail; exit 3`\) failed with exit 3:\nabout to fail/)
+  await expect(startLab({ bridges: { lan: { subnet: '10.45.0.0/24' } }, guests: { plain: { ...own, bridge: 'lan', ip: '10.45.0.9', configureOverConsole: false, setup: ['true'] } } }, { root: project })).rejects.toThrow(
+    /guests\.plain\.setup: needs configureOverConsole/,
+  )
+})

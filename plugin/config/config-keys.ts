@@ -48,6 +48,7 @@ const guest: Level = {
     files: 'value',
     setup: 'value',
     services: 'value',
+    configureOverConsole: 'value',
     bootTimeout: 'value',
   },
   notYet: { ...nicNotYet, packages: 'extra packages in the default image' },

@@ -70,19 +70,21 @@ export interface GuestConfig {
   ssh?: SshConfig | false
   login?: LoginConfig
   /**
-   * Files put into a default-image guest before it boots, by absolute guest path: text,
-   * or `{ source, mode? }` copying a host file or folder (relative to the project root).
+   * Files put into the guest, by absolute guest path: text, or `{ source, mode? }` copying a
+   * host file or folder (relative to the project root). Default image: before it boots; own
+   * image: over its console once its shell answers (see `configureOverConsole`).
    */
   files?: Record<string, GuestFile>
   /**
-   * Commands a default-image guest runs once at boot, after its network is up and before
-   * it is ready, one after another; one that fails fails the boot with its output.
+   * Commands the guest runs once at boot, after its network is up and before it is ready,
+   * one after another; one that fails fails the boot with its output. Own images: over
+   * the console, after `files`.
    */
   setup?: string[]
   /**
-   * Long-running commands a default-image guest starts at boot, after `setup`, each with
-   * its output in a log; the guest is ready once every service with `ready` is. A service
-   * is never restarted; its exit is reported.
+   * Long-running commands the guest starts at boot, after `setup`, each with its output in
+   * /var/log/vitest-qemu/NAME.log; the guest is ready once every service with `ready` is.
+   * A service is never restarted; its exit is reported. Own images: over the console.
    */
   services?: Record<string, ServiceConfig>
   /**
@@ -90,6 +92,13 @@ export interface GuestConfig {
    * the default image; an own image that runs the agent script turns it on.
    */
   agent?: boolean
+  /**
+   * Own images: once the shell answers, apply over the console what the config says and
+   * the kernel's `ip=` does not (addresses of NICs after the first, `routes`, `forwarding`),
+   * then `files`, `setup` and `services`. Default: true; false leaves the image as it boots
+   * (then `files`, `setup` and `services` are refused). No effect on the default image.
+   */
+  configureOverConsole?: boolean
   /** Milliseconds until the guest must be ready (shell and SSH). */
   bootTimeout?: number
 }

@@ -50,13 +50,15 @@ export interface GuestPlan {
   login?: LoginConfig
   /** It gets the agent's ports, and commands go over them first. */
   agent: boolean
-  /** Default images: files to add (sources resolved against the root), and commands run at boot. */
+  /** Files to add (sources resolved against the root), and commands run at boot. */
   files: Record<string, GuestFile>
   setup: string[]
   services: ServicePlan[]
   bootTimeout: number
   /** True when the guest boots the embedded default image. */
   defaultImage: boolean
+  /** Own images: network, files, setup and services applied over the console after boot. */
+  configureOverConsole: boolean
 }
 
 export interface ServicePlan {
@@ -232,10 +234,11 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
 
     const defaultImage = guest.kernel === undefined
     if (guest.agent !== undefined && typeof guest.agent !== 'boolean') problems.push(`${where}.agent: expected true or false, got ${JSON.stringify(guest.agent)}`)
+    if (guest.configureOverConsole !== undefined && typeof guest.configureOverConsole !== 'boolean') problems.push(`${where}.configureOverConsole: expected true or false, got ${JSON.stringify(guest.configureOverConsole)}`)
     const files: Record<string, GuestFile> = {}
     if (guest.files !== undefined) {
       if (typeof guest.files !== 'object' || guest.files === null || Array.isArray(guest.files)) problems.push(`${where}.files: expected an object of guest paths`)
-      else if (guest.kernel !== undefined) problems.push(`${where}.files: only for the default image (an image of your own brings its files)`)
+      else if (guest.kernel !== undefined && guest.configureOverConsole === false) problems.push(`${where}.files: needs configureOverConsole (an own image gets its files over the console)`)
       else {
         for (const [path, file] of Object.entries(guest.files)) {
           const field = `${where}.files[${JSON.stringify(path)}]`
@@ -250,12 +253,12 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     }
     if (guest.setup !== undefined) {
       if (!Array.isArray(guest.setup) || !guest.setup.every((command) => typeof command === 'string')) problems.push(`${where}.setup: expected an array of shell commands`)
-      else if (guest.kernel !== undefined) problems.push(`${where}.setup: only for the default image (an image of your own runs its own boot scripts)`)
+      else if (guest.kernel !== undefined && guest.configureOverConsole === false) problems.push(`${where}.setup: needs configureOverConsole (an own image runs setup over the console)`)
     }
     const services: ServicePlan[] = []
     if (guest.services !== undefined) {
       if (typeof guest.services !== 'object' || guest.services === null || Array.isArray(guest.services)) problems.push(`${where}.services: expected an object of services by name`)
-      else if (guest.kernel !== undefined) problems.push(`${where}.services: only for the default image (an image of your own starts its own services)`)
+      else if (guest.kernel !== undefined && guest.configureOverConsole === false) problems.push(`${where}.services: needs configureOverConsole (an own image starts services over the console)`)
       else {
         for (const [serviceName, service] of Object.entries(guest.services)) {
           const field = `${where}.services.${serviceName}`
@@ -295,6 +298,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       services,
       bootTimeout: bootTimeout * (multiplier > 0 ? multiplier : 1),
       defaultImage,
+      configureOverConsole: guest.configureOverConsole ?? true,
     })
   }
 

@@ -3,6 +3,8 @@ import { runCommand } from '../common/run-command.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
 import { fileHash } from './file-hash-memo.js'
+import { guestFileEntries } from './guest-overlay.js'
+import { writeCpio } from '../images/cpio.js'
 import { findSnapshot, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
 import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
 
@@ -40,7 +42,7 @@ export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdId
     qemuVersion: await qemuVersion(binary),
     args,
     fileHashes,
-    extra: { console: guest.console, login: guest.login ?? null, defaultImage: guest.defaultImage },
+    extra: { console: guest.console, login: guest.login ?? null, defaultImage: guest.defaultImage, consoleConfiguration: consoleConfigurationIdentity(guest) },
   })
   const dir = snapshotDir(cache, guest.name, key)
   // The state's checksum is checked by the supervisor while QEMU loads it (see supervisor.ts).
@@ -61,3 +63,16 @@ function qemuVersion(binary: string): Promise<string> {
   return version
 }
 
+
+/**
+ * What an own image is given over its console after boot (console-configuration.ts), which
+ * its saved state holds: a change to any of it (a file's content included) makes a new key.
+ */
+function consoleConfigurationIdentity(guest: GuestPlan): string | null {
+  if (guest.defaultImage || !guest.configureOverConsole) return null
+  const { nics, routes, forwarding, setup, services } = guest
+  return createHash('sha256')
+    .update(JSON.stringify({ nics: nics.map((nic) => `${nic.ip}/${nic.prefix}`), routes, forwarding, setup, services }))
+    .update(writeCpio(guestFileEntries(guest.files)))
+    .digest('hex')
+}

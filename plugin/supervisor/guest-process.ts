@@ -10,6 +10,7 @@ import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
 import { qemuCommand } from '../qemu/qemu-args.js'
 import { GuestAgent } from './guest-agent.js'
+import { type ConsoleStep, fileSteps, networkSteps, serviceReadyCommand, serviceStartCommand, setupSteps } from './console-configuration.js'
 import { QmpClient } from './qmp-client.js'
 import { SerialConsole } from './serial-console.js'
 import { LOGIN_ANSWER, LOGIN_PROMPT, LOGIN_REFUSED, PASSWORD_PROMPT, refusalReason } from './login-prompts.js'
@@ -236,7 +237,10 @@ export class GuestProcess {
       await within(timeouts.console, (deadline) => this.console.expect(/[\s\S]/, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal }))
       done('console')
       stage = 'shell'
-      await within(timeouts.shell, (deadline) => this.waitForShell(deadline))
+      await within(timeouts.shell, async (deadline) => {
+        await this.waitForShell(deadline)
+        if (!this.plan.defaultImage && this.plan.configureOverConsole) await this.configureOverConsole(deadline)
+      })
       done('shell')
       if (this.plan.ssh) {
         stage = 'ssh'
@@ -267,6 +271,33 @@ export class GuestProcess {
       await hooks.afterReady?.()
     } catch (error) {
       throw (error as Error).message.startsWith(`${this.plan.name}: not ready at stage`) ? error : failure(error)
+    }
+  }
+
+  /**
+   * Own images: the network beyond the kernel's `ip=`, then files, setup commands and
+   * services, each step one command over the console (console-configuration.ts).
+   */
+  private async configureOverConsole(deadline: number): Promise<void> {
+    const from = this.console.position
+    const run = async (step: ConsoleStep) => {
+      const result = await this.console.exec(step.command, Math.max(1000, deadline - Date.now()))
+      if (result.exitCode === 0) return
+      const output = Buffer.concat([result.stdout, result.stderr]).toString().replace(/\r/g, '').trimEnd() || '(no output)'
+      if (step.setup) throw new Error(`setup command ${step.setup.index} (\`${step.setup.command}\`) failed with exit ${result.exitCode}:\n${output}`)
+      throw new Error(`configuring the image over its console: ${step.what} failed with exit ${result.exitCode}:\n${output}`)
+    }
+    for (const step of [...networkSteps(this.plan), ...fileSteps(this.plan.files), ...setupSteps(this.plan.setup)]) await run(step)
+    for (const service of this.plan.services) await run({ what: `starting service ${service.name}`, command: serviceStartCommand(service) })
+    for (const service of this.plan.services) {
+      const ready = serviceReadyCommand(service)
+      while (ready) {
+        const exited = new RegExp(`vitest-qemu-guest: service ${service.name} exited with (\\d+); its last output:\\r?\\n([\\s\\S]*?)vitest-qemu-guest: end of service output`).exec(this.console.slice(from))
+        if (exited) throw new Error(`service ${service.name} exited with ${exited[1]} before the guest was ready; its last output:\n${exited[2]!.replace(/\r/g, '').trimEnd() || '(none)'}`)
+        if ((await this.console.exec(ready, Math.max(1000, deadline - Date.now()))).exitCode === 0) break
+        if (Date.now() > deadline) throw new TimeoutError(`service ${service.name} was not ready in time`)
+        await sleep(250)
+      }
     }
   }
 
