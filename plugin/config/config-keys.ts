@@ -14,17 +14,20 @@ interface Level {
 const login: Level = { keys: { user: 'value', password: 'value' } }
 const ssh: Level = { keys: { user: 'value', password: 'value', privateKey: 'value', port: 'value' } }
 const route: Level = { keys: { to: 'value', via: 'value' } }
-const nicNotYet = { ip6: 'IPv6 addresses', vlan: 'VLAN tags', trunk: 'VLAN trunks', mtu: 'MTUs other than 1500', netem: 'netem at boot (use lab.netem() in a test)' }
-const nic: Level = { keys: { bridge: 'value', ip: 'value', mac: 'value' }, notYet: nicNotYet }
+const nicNotYet = { ip6: 'IPv6 addresses', vlan: 'VLAN tags', trunk: 'VLAN trunks' }
+const netem: Level = { keys: { delay: 'value', jitter: 'value', loss: 'value', rate: 'value' } }
+const nic: Level = { keys: { bridge: 'value', ip: 'value', mac: 'value', mtu: 'value', netem }, notYet: nicNotYet }
 const bridge: Level = {
-  keys: { subnet: 'value', address: 'value' },
-  notYet: { subnet6: 'IPv6 subnets', dhcp: 'a DHCP server on the bridge', mtu: 'MTUs other than 1500' },
+  keys: { subnet: 'value', address: 'value', mtu: 'value' },
+  notYet: { subnet6: 'IPv6 subnets', dhcp: 'a DHCP server on the bridge' },
 }
 const guest: Level = {
   keys: {
     bridge: 'value',
     ip: 'value',
     mac: 'value',
+    mtu: 'value',
+    netem,
     nics: { ...nic, entries: 'list' },
     gateway: 'value',
     routes: { ...route, entries: 'list' },

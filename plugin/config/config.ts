@@ -1,3 +1,4 @@
+import type { NetemSettings } from './netem.js'
 // The configuration users write in vitest.config.ts: `qemuLab({ bridges, guests })`.
 
 export type Arch = 'x86_64' | 'i386' | 'aarch64' | 'arm' | 'riscv64'
@@ -7,6 +8,8 @@ export interface BridgeConfig {
   subnet: string
   /** Address of the bridge itself inside the lab; default: the highest free address. */
   address?: string
+  /** The MTU of the bridge and, unless a NIC says otherwise, of every NIC on it (576-9000). Default 1500. */
+  mtu?: number
 }
 
 export interface NicConfig {
@@ -15,6 +18,10 @@ export interface NicConfig {
   ip: string
   /** Optional; derived, stable and locally administered when left out. */
   mac?: string
+  /** The NIC's MTU, on its tap and in the guest (576-9000). Default: the bridge's. */
+  mtu?: number
+  /** Network emulation on the NIC's egress from boot on, as `lab.netem()` applies it in a test. */
+  netem?: NetemSettings
 }
 
 export interface RouteConfig {
@@ -48,6 +55,10 @@ export interface GuestConfig {
   ip?: string
   mac?: string
   nics?: NicConfig[]
+  /** Shorthand for the one NIC's `mtu`. */
+  mtu?: number
+  /** Shorthand for the one NIC's `netem`. */
+  netem?: NetemSettings
   /** Default gateway, given to the kernel's `ip=` argument. */
   gateway?: string
   /** Static routes, e.g. `[{ to: '10.2.0.0/24', via: '10.1.0.1' }]`; `via` must be on a subnet of one of the guest's NICs. */

@@ -69,6 +69,10 @@ describe('planLab', () => {
     ['a guest without a NIC', { bridges: seed.bridges, guests: { a: {} } }, 'guests.a: the guest has no NIC'],
     ['a rootfs without a kernel', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', rootfs: 'disk.img' } } }, 'guests.a.kernel: rootfs/initrd are given without a kernel'],
     ['no guests', { bridges: seed.bridges, guests: {} }, 'guests: the lab has no guests'],
+    ['a bridge MTU too small', { bridges: { br0: { subnet: '192.168.7.0/24', mtu: 100 } }, guests: { a: { bridge: 'br0', ip: '192.168.7.1' } } }, 'bridges.br0.mtu: expected an integer from 576 to 9000, got 100'],
+    ["a NIC's MTU that is not an integer", { bridges: seed.bridges, guests: { a: { nics: [{ bridge: 'br0', ip: '192.168.7.1', mtu: 1400.5 }] } } }, 'guests.a.nics[0].mtu: expected an integer from 576 to 9000, got 1400.5'],
+    ['a netem delay that is no time', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', netem: { delay: '100 ms; reboot' } } } }, "guests.a.netem.delay must be milliseconds >= 0 or a time like '100ms'"],
+    ['a shorthand MTU beside nics', { bridges: seed.bridges, guests: { a: { mtu: 1400, nics: [{ bridge: 'br0', ip: '192.168.7.1' }] } } }, 'guests.a: give either bridge/ip/mac/mtu/netem or nics, not both'],
   ]
   test.each(bad)('rejects %s, naming the guest and the field', (_, config, message) => {
     expect(problemsOf(config).join('\n')).toContain(message)

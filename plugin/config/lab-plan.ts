@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { archProfiles, isArch } from './arch.js'
+import { netemOptions } from './netem.js'
 import type { Arch, GuestFile, LabConfig, LoginConfig, SshConfig } from './config.js'
 import { LabConfigError } from './config-error.js'
 import { configKeyProblems } from './config-keys.js'
@@ -17,6 +18,8 @@ export interface BridgePlan {
   prefix: number
   /** The bridge's own address inside the lab (the supervisor reaches guests through it). */
   address: string
+  /** Set only when the config sets it; else the kernel's default (1500). */
+  mtu?: number
 }
 
 export interface NicPlan {
@@ -26,6 +29,10 @@ export interface NicPlan {
   netmask: string
   mac: string
   tap: string
+  /** On the tap and in the guest; the bridge's when the NIC sets none. */
+  mtu?: number
+  /** tc netem options applied in the guest at boot (config/netem.ts). */
+  netem?: string
 }
 
 export interface GuestPlan {
@@ -88,6 +95,14 @@ const DEFAULT_IMAGE_MEMORY_MIB = 128
 const DEFAULT_MEMORY_MIB = 256
 const MAX_IFNAME = 15
 
+/** MTUs a lab takes: IPv4's floor to a jumbo frame's ceiling that virtio-net and bridges carry. */
+const MIN_MTU = 576
+const MAX_MTU = 9000
+
+function mtuProblem(field: string, mtu: unknown, problems: string[]): void {
+  if (!Number.isInteger(mtu) || (mtu as number) < MIN_MTU || (mtu as number) > MAX_MTU) problems.push(`${field}: expected an integer from ${MIN_MTU} to ${MAX_MTU}, got ${JSON.stringify(mtu)}`)
+}
+
 export interface PlanOptions {
   /** Directory relative paths in the config are resolved against. */
   root?: string
@@ -140,8 +155,9 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     }
     const profile = archProfiles[arch]
 
-    const nicConfigs = guest.nics ?? (guest.bridge !== undefined || guest.ip !== undefined ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, mac: guest.mac }] : [])
-    if (guest.nics && (guest.bridge !== undefined || guest.ip !== undefined || guest.mac !== undefined)) problems.push(`${where}: give either bridge/ip/mac or nics, not both`)
+    const shorthand = guest.bridge !== undefined || guest.ip !== undefined
+    const nicConfigs = guest.nics ?? (shorthand ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, mac: guest.mac, mtu: guest.mtu, netem: guest.netem }] : [])
+    if (guest.nics && (shorthand || guest.mac !== undefined || guest.mtu !== undefined || guest.netem !== undefined)) problems.push(`${where}: give either bridge/ip/mac/mtu/netem or nics, not both`)
     if (nicConfigs.length === 0) problems.push(`${where}: the guest has no NIC; give bridge and ip (or nics)`)
     const nics: NicPlan[] = []
     nicConfigs.forEach((nic, index) => {
@@ -191,7 +207,17 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       const macOwner = seenMacs.get(mac)
       if (macOwner) problems.push(`${field}.mac: ${mac} is already used by ${macOwner}`)
       seenMacs.set(mac, field)
-      nics.push({ bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}` })
+      const mtu = nic.mtu ?? config.bridges[nic.bridge]?.mtu
+      if (nic.mtu !== undefined) mtuProblem(`${field}.mtu`, nic.mtu, problems)
+      let netem: string | undefined
+      if (nic.netem !== undefined) {
+        try {
+          netem = netemOptions(nic.netem, `${field}.netem`)
+        } catch (error) {
+          problems.push((error as Error).message.replace(/^vitest-qemu: /, ''))
+        }
+      }
+      nics.push({ bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}`, mtu, netem })
     })
 
     for (const key of ['kernel', 'initrd', 'rootfs', 'dtb'] as const) {
@@ -322,7 +348,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       }
       if (address === undefined) problems.push(`bridges.${name}.subnet: ${formatSubnet(subnet)} has no address left for the bridge itself; use a larger subnet`)
     }
-    bridges.push({ name, subnet: formatSubnet(subnet), prefix: subnet.prefix, address: address === undefined ? '' : formatIpv4(address) })
+    if (bridge.mtu !== undefined) mtuProblem(`bridges.${name}.mtu`, bridge.mtu, problems)
+    bridges.push({ name, subnet: formatSubnet(subnet), prefix: subnet.prefix, address: address === undefined ? '' : formatIpv4(address), mtu: bridge.mtu })
   }
 
   if (config.snapshots !== undefined && typeof config.snapshots !== 'boolean') problems.push(`snapshots: expected true or false, got ${JSON.stringify(config.snapshots)}`)

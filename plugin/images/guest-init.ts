@@ -46,14 +46,23 @@ mount -t tmpfs tmpfs /run
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up
 if [ -s /etc/vitest-qemu/nics ]; then
-  while read -r mac cidr; do
+  while read -r mac cidr mtu; do
     for dev in /sys/class/net/*; do
       if [ "$(cat "$dev/address")" = "$mac" ]; then
+        [ -n "$mtu" ] && ip link set "\${dev##*/}" mtu "$mtu"
         ip addr add "$cidr" dev "\${dev##*/}"
         ip link set "\${dev##*/}" up
       fi
     done
   done < /etc/vitest-qemu/nics
+  # netem declared in the config: iproute2's tc by its path (busybox's applet knows no netem).
+  if [ -s /etc/vitest-qemu/netem ]; then
+    while read -r mac options; do
+      for dev in /sys/class/net/*; do
+        [ "$(cat "$dev/address")" = "$mac" ] && /sbin/tc qdisc replace dev "\${dev##*/}" root netem $options
+      done
+    done < /etc/vitest-qemu/netem
+  fi
   [ -s /etc/vitest-qemu/gateway ] && ip route add default via "$(cat /etc/vitest-qemu/gateway)"
   if [ -s /etc/vitest-qemu/routes ]; then
     while read -r to via; do ip route add "$to" via "$via"; done < /etc/vitest-qemu/routes

@@ -27,8 +27,12 @@ export const serviceLogPath = (name: string) => `/var/log/vitest-qemu/${name}.lo
 export function networkSteps(guest: GuestPlan): ConsoleStep[] {
   const steps: ConsoleStep[] = []
   guest.nics.forEach((nic, index) => {
-    if (index === 0) return
     const dev = `eth${index}`
+    // The kernel's ip= sets no MTU, so every NIC's comes from here; before the address, as on the default image.
+    if (nic.mtu !== undefined) {
+      steps.push({ what: `MTU ${nic.mtu} on ${dev}`, command: `if command -v ip >/dev/null 2>&1; then ip link set ${dev} mtu ${nic.mtu}; else ifconfig ${dev} mtu ${nic.mtu}; fi` })
+    }
+    if (index === 0) return
     steps.push({
       what: `address ${nic.ip}/${nic.prefix} on ${dev}`,
       // iproute2 where there is one, else busybox's or net-tools' ifconfig.
@@ -44,6 +48,10 @@ export function networkSteps(guest: GuestPlan): ConsoleStep[] {
     })
   }
   if (guest.forwarding) steps.push({ what: 'IPv4 forwarding', command: 'echo 1 > /proc/sys/net/ipv4/ip_forward' })
+  guest.nics.forEach((nic, index) => {
+    // iproute2's tc by its path: busybox's tc applet, first on many PATHs, knows no netem.
+    if (nic.netem) steps.push({ what: `netem on eth${index} (needs iproute2's tc and sch_netem)`, command: `tc=/sbin/tc; [ -x $tc ] || tc=/usr/sbin/tc; [ -x $tc ] || tc=tc; $tc qdisc replace dev eth${index} root netem ${nic.netem}` })
+  })
   return steps
 }
 

@@ -16,3 +16,10 @@ test("in host mode each bridge gets the run's alias right after it is made, so o
 test('in namespace mode no alias is needed: the namespace takes the bridge along', () => {
   expect(networkCommands(planLab(config), '0a1b2c3d').some((line) => line.includes('alias'))).toBe(false)
 })
+
+test("MTUs: a NIC's on its tap before it joins the bridge; a bridge's last, so its ports cannot lower it", () => {
+  const lines = networkCommands(planLab({ bridges: { br0: { subnet: '192.168.7.0/24', mtu: 1400 } }, guests: { a: { bridge: 'br0', ip: '192.168.7.1' }, b: { bridge: 'br0', ip: '192.168.7.2', mtu: 1500 } } }), '0a1b2c3d')
+  expect(lines.filter((line) => line.includes('mtu'))).toEqual(['link set dev tap0 mtu 1400', 'link set dev tap1 mtu 1500', 'link set dev br0 mtu 1400'])
+  expect(lines.indexOf('link set dev tap0 mtu 1400')).toBeLessThan(lines.indexOf('link set dev tap0 master br0'))
+  expect(lines.at(-1)).toBe('link set dev br0 mtu 1400')
+})

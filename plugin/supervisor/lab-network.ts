@@ -23,10 +23,15 @@ export function networkCommands(plan: LabPlan, runId: string): string[] {
   for (const guest of host ? [] : plan.guests) {
     for (const nic of guest.nics) {
       lines.push(`tuntap add dev ${nic.tap} mode tap`)
+      // A bridge drops a frame larger than the port it leaves by: the tap's MTU is the guest's.
+      if (nic.mtu !== undefined) lines.push(`link set dev ${nic.tap} mtu ${nic.mtu}`)
       lines.push(`link set dev ${nic.tap} master ${nic.bridge}`)
       lines.push(`link set dev ${nic.tap} up`)
     }
   }
+  // Last: a bridge follows its ports' MTU until one is set on it (host mode: the helper's
+  // taps take the bridge's).
+  for (const bridge of plan.bridges) if (bridge.mtu !== undefined) lines.push(`link set dev ${bridge.name} mtu ${bridge.mtu}`)
   return lines
 }
 
