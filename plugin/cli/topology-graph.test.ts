@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import projectConfig from '../../vitest.config.js'
 import type { LabConfig } from '../config/config.js'
 import { planLab } from '../config/lab-plan.js'
-import { guestRole, topologyMermaid } from './topology-graph.js'
+import { bridgeLines, guestRole, nicLines, topologyMermaid } from './topology-graph.js'
 import { labConfigOf } from '../vitest/vitest-plugin.js'
 
 const twoLans: LabConfig = {
@@ -70,4 +70,10 @@ test("the README shows the graph of the project's own router lab, as `vitest-qem
   const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
   const shown = /```mermaid\n([\s\S]*?)```/.exec(readme)?.[1]
   expect(shown).toBe(topologyMermaid(planLab(lab, { root: join(import.meta.dirname, '..', '..') })))
+})
+
+test('a DHCP bridge shows its pool and MTU; a DHCP NIC is marked, a NIC with netem shows it', () => {
+  const plan = planLab({ bridges: { lan: { subnet: '10.9.0.0/24', dhcp: true, mtu: 1400 } }, guests: { a: { bridge: 'lan', ip: 'dhcp', netem: { delay: '100ms' } } } })
+  expect(bridgeLines(plan.bridges[0]!)).toEqual(['lan', '10.9.0.0/24', 'bridge 10.9.0.254', 'MTU 1400', 'DHCP 10.9.0.128-10.9.0.254'])
+  expect(nicLines(plan, plan.guests[0]!.nics[0]!)).toEqual(['10.9.0.128/24 (DHCP)', plan.guests[0]!.nics[0]!.mac, 'tap0', 'MTU 1400', 'netem delay 100ms'])
 })

@@ -15,7 +15,13 @@ export function guestRole(guest: GuestPlan): GuestRole {
 const roleText: Record<GuestRole, string> = { router: 'router (forwarding)', 'multi-homed': 'several NICs, no forwarding', host: '' }
 
 export function bridgeLines(bridge: BridgePlan): string[] {
-  return [bridge.name, bridge.subnet, `bridge ${bridge.address}`]
+  return [
+    bridge.name,
+    bridge.subnet,
+    `bridge ${bridge.address}`,
+    ...(bridge.mtu !== undefined ? [`MTU ${bridge.mtu}`] : []),
+    ...(bridge.dhcp ? [`DHCP ${bridge.dhcp.first}-${bridge.dhcp.last}`] : []),
+  ]
 }
 
 /** The guest's name, architecture and role, then its routes. */
@@ -32,7 +38,13 @@ export function routeLines(guest: GuestPlan): string[] {
 
 /** One NIC: address, MAC and, in namespace mode, the lab's tap (host mode's taps are named by qemu-bridge-helper). */
 export function nicLines(plan: LabPlan, nic: GuestPlan['nics'][number]): string[] {
-  return [`${nic.ip}/${nic.prefix}`, nic.mac, ...(plan.network === 'namespace' ? [nic.tap] : [])]
+  return [
+    `${nic.ip}/${nic.prefix}${nic.dhcp ? ' (DHCP)' : ''}`,
+    nic.mac,
+    ...(plan.network === 'namespace' ? [nic.tap] : []),
+    ...(nic.mtu !== undefined ? [`MTU ${nic.mtu}`] : []),
+    ...(nic.netem ? [`netem ${nic.netem}`] : []),
+  ]
 }
 
 /** A Mermaid flowchart (GitHub renders these in Markdown). */

@@ -55,7 +55,6 @@ test('a key near nothing known lists the keys there are', () => {
 
 test.each([
   ['bridges.br0.subnet6', (config: ReturnType<typeof seed>) => ((config.bridges.br0 as unknown as Record<string, unknown>).subnet6 = 'fd00::/64')],
-  ['bridges.br0.dhcp', (config: ReturnType<typeof seed>) => ((config.bridges.br0 as unknown as Record<string, unknown>).dhcp = true)],
   ...(['ip6', 'vlan', 'trunk', 'packages'] as const).map(
     (key) => [`guests.guestA.${key}`, (config: ReturnType<typeof seed>) => (config.guests.guestA![key] = 1)] as const,
   ),

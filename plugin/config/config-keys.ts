@@ -18,8 +18,8 @@ const nicNotYet = { ip6: 'IPv6 addresses', vlan: 'VLAN tags', trunk: 'VLAN trunk
 const netem: Level = { keys: { delay: 'value', jitter: 'value', loss: 'value', rate: 'value' } }
 const nic: Level = { keys: { bridge: 'value', ip: 'value', mac: 'value', mtu: 'value', netem }, notYet: nicNotYet }
 const bridge: Level = {
-  keys: { subnet: 'value', address: 'value', mtu: 'value' },
-  notYet: { subnet6: 'IPv6 subnets', dhcp: 'a DHCP server on the bridge' },
+  keys: { subnet: 'value', address: 'value', mtu: 'value', dhcp: 'value' },
+  notYet: { subnet6: 'IPv6 subnets' },
 }
 const guest: Level = {
   keys: {

@@ -10,11 +10,17 @@ export interface BridgeConfig {
   address?: string
   /** The MTU of the bridge and, unless a NIC says otherwise, of every NIC on it (576-9000). Default 1500. */
   mtu?: number
+  /**
+   * A DHCP and DNS server (dnsmasq) on the bridge, inside the lab: NICs with `ip: 'dhcp'`
+   * get their address from it (drawn from `range`, default the upper half of the subnet),
+   * and every guest's name resolves through it.
+   */
+  dhcp?: boolean | { range: [string, string] }
 }
 
 export interface NicConfig {
   bridge: string
-  /** An address (prefix taken from the bridge's subnet) or a CIDR. */
+  /** An address (prefix taken from the bridge's subnet), a CIDR, or `'dhcp'` (a lease from the bridge's DHCP server). */
   ip: string
   /** Optional; derived, stable and locally administered when left out. */
   mac?: string

@@ -104,3 +104,22 @@ test('snapshots and isolation are checked like every other field', () => {
   ])
   expect(planLab({ ...seed, isolation: 'per-file' })).toMatchObject({ snapshots: false, isolation: 'per-file' })
 })
+
+describe('DHCP', () => {
+  const bridges = { lan: { subnet: '10.9.0.0/24', dhcp: true } }
+  test("DHCP NICs get, in config order, the pool's first addresses no static NIC and not the bridge holds", () => {
+    const plan = planLab({ bridges, guests: { a: { bridge: 'lan', ip: 'dhcp' }, s: { bridge: 'lan', ip: '10.9.0.128' }, b: { bridge: 'lan', ip: 'dhcp' } } })
+    expect(plan.guests.map((guest) => [guest.nics[0]!.ip, guest.nics[0]!.dhcp])).toEqual([['10.9.0.129', true], ['10.9.0.128', undefined], ['10.9.0.130', true]])
+    expect(plan.bridges[0]).toMatchObject({ address: '10.9.0.254', dhcp: { first: '10.9.0.128', last: '10.9.0.254' } })
+  })
+
+  test('a configured range is the pool; one too small, or dhcp on a bridge without a server, is an error naming the NIC', () => {
+    const ranged = { lan: { subnet: '10.9.0.0/24', dhcp: { range: ['10.9.0.10', '10.9.0.11'] as [string, string] } } }
+    expect(planLab({ bridges: ranged, guests: { a: { bridge: 'lan', ip: 'dhcp' } } }).guests[0]!.nics[0]!.ip).toBe('10.9.0.10')
+    expect(problemsOf({ bridges: ranged, guests: { a: { bridge: 'lan', ip: 'dhcp' }, b: { bridge: 'lan', ip: 'dhcp' }, c: { bridge: 'lan', ip: 'dhcp' } } }).join('\n')).toContain(
+      "guests.c.ip: bridge lan's DHCP pool 10.9.0.10-10.9.0.11 has no address left for it",
+    )
+    expect(problemsOf({ bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: 'dhcp' } } }).join('\n')).toContain("guests.a.ip: 'dhcp' needs the lab's DHCP server on bridge br0 (bridges.br0.dhcp: true)")
+    expect(problemsOf({ bridges: { lan: { subnet: '10.9.0.0/24', dhcp: { range: ['10.9.1.1', '10.9.0.5'] } } }, guests: { a: { bridge: 'lan', ip: '10.9.0.2' } } }).join('\n')).toContain('bridges.lan.dhcp.range: expected two addresses of 10.9.0.0/24')
+  })
+})

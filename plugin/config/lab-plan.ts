@@ -20,6 +20,8 @@ export interface BridgePlan {
   address: string
   /** Set only when the config sets it; else the kernel's default (1500). */
   mtu?: number
+  /** The lab's DHCP server on this bridge: the pool its guests' addresses were drawn from. */
+  dhcp?: { first: string; last: string }
 }
 
 export interface NicPlan {
@@ -33,6 +35,8 @@ export interface NicPlan {
   mtu?: number
   /** tc netem options applied in the guest at boot (config/netem.ts). */
   netem?: string
+  /** The address comes from the bridge's DHCP server, reserved for this NIC's MAC: `ip` is known before boot. */
+  dhcp?: boolean
 }
 
 export interface GuestPlan {
@@ -103,6 +107,27 @@ function mtuProblem(field: string, mtu: unknown, problems: string[]): void {
   if (!Number.isInteger(mtu) || (mtu as number) < MIN_MTU || (mtu as number) > MAX_MTU) problems.push(`${field}: expected an integer from ${MIN_MTU} to ${MAX_MTU}, got ${JSON.stringify(mtu)}`)
 }
 
+/** The addresses a bridge's DHCP server draws from: the configured range, else the subnet's upper half. */
+function dhcpPool(name: string, dhcp: unknown, subnet: Subnet, problems: string[]): { first: number; last: number } | undefined {
+  const field = `bridges.${name}.dhcp`
+  if (dhcp === true) {
+    const size = broadcastOf(subnet) - subnet.network + 1
+    return { first: subnet.network + Math.floor(size / 2), last: broadcastOf(subnet) - 1 }
+  }
+  const range = (dhcp as { range?: unknown } | null)?.range
+  if (typeof dhcp !== 'object' || dhcp === null || !Array.isArray(range) || range.length !== 2) {
+    problems.push(`${field}: expected true or { range: [first, last] }, got ${JSON.stringify(dhcp)}`)
+    return undefined
+  }
+  const [first, last] = range.map((text) => parseIpv4(String(text)))
+  const usable = (address: number | undefined) => address !== undefined && contains(subnet, address) && address !== subnet.network && address !== broadcastOf(subnet)
+  if (!usable(first) || !usable(last) || first! > last!) {
+    problems.push(`${field}.range: expected two addresses of ${formatSubnet(subnet)}, the first not above the last, got ${JSON.stringify(range)}`)
+    return undefined
+  }
+  return { first: first!, last: last! }
+}
+
 export interface PlanOptions {
   /** Directory relative paths in the config are resolved against. */
   root?: string
@@ -140,6 +165,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   if (guestEntries.length === 0) problems.push('guests: the lab has no guests')
   const seenMacs = new Map<string, string>()
   const seenIps = new Map<string, string>()
+  /** NICs with `ip: 'dhcp'`, in config order: their addresses are drawn from their bridge's pool once the static ones are known. */
+  const dhcpNics: { nic: NicPlan; field: string }[] = []
   const usedByBridge = new Map<string, Set<number>>()
   const guests: GuestPlan[] = []
   let tapIndex = 0
@@ -168,11 +195,15 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
         return
       }
       if (!subnet) return
+      const dhcp = nic.ip === 'dhcp'
+      if (dhcp && !config.bridges[nic.bridge]?.dhcp) problems.push(`${field}.ip: 'dhcp' needs the lab's DHCP server on bridge ${nic.bridge} (bridges.${nic.bridge}.dhcp: true)`)
+      if (dhcp && index > 0 && guest.kernel !== undefined) problems.push(`${field}.ip: an own image gets 'dhcp' on its first NIC only (the kernel's ip= argument)`)
       if (typeof nic.ip !== 'string') {
         problems.push(`${field}.ip: required: an IPv4 address like 192.168.7.1 (or a CIDR), got ${nic.ip === undefined ? 'none' : JSON.stringify(nic.ip)}`)
         return
       }
-      const parsed = nic.ip.includes('/') ? parseCidr(nic.ip) : { address: parseIpv4(nic.ip), prefix: subnet.prefix }
+      // A DHCP NIC's address is drawn once every static one is known (below); until then its network stands in.
+      const parsed = dhcp ? { address: subnet.network, prefix: subnet.prefix } : nic.ip.includes('/') ? parseCidr(nic.ip) : { address: parseIpv4(nic.ip), prefix: subnet.prefix }
       if (!parsed || parsed.address === undefined) {
         problems.push(`${field}.ip: expected an IPv4 address like 192.168.7.1, got ${JSON.stringify(nic.ip)}`)
         return
@@ -180,14 +211,18 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       const address = parsed.address
       const ipText = formatIpv4(address)
       if (parsed.prefix !== subnet.prefix) problems.push(`${field}.ip: prefix /${parsed.prefix} differs from bridge ${nic.bridge}'s ${formatSubnet(subnet)}`)
-      if (!contains(subnet, address)) problems.push(`${field}.ip: ${ipText} is outside bridge ${nic.bridge}'s subnet ${formatSubnet(subnet)}`)
+      if (dhcp) {
+        // Checked and drawn below; its placeholder is no address any other NIC holds.
+      } else if (!contains(subnet, address)) problems.push(`${field}.ip: ${ipText} is outside bridge ${nic.bridge}'s subnet ${formatSubnet(subnet)}`)
       else if (address === subnet.network) problems.push(`${field}.ip: ${ipText} is the network address of ${formatSubnet(subnet)}`)
       else if (address === broadcastOf(subnet)) problems.push(`${field}.ip: ${ipText} is the broadcast address of ${formatSubnet(subnet)}`)
-      const ipOwner = seenIps.get(ipText)
-      if (ipOwner) problems.push(`${field}.ip: ${ipText} is already used by ${ipOwner}`)
-      seenIps.set(ipText, field)
-      if (!usedByBridge.has(nic.bridge)) usedByBridge.set(nic.bridge, new Set())
-      usedByBridge.get(nic.bridge)!.add(address)
+      if (!dhcp) {
+        const ipOwner = seenIps.get(ipText)
+        if (ipOwner) problems.push(`${field}.ip: ${ipText} is already used by ${ipOwner}`)
+        seenIps.set(ipText, field)
+        if (!usedByBridge.has(nic.bridge)) usedByBridge.set(nic.bridge, new Set())
+        usedByBridge.get(nic.bridge)!.add(address)
+      }
 
       let mac: string
       if (nic.mac === undefined) {
@@ -217,7 +252,12 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
           problems.push((error as Error).message.replace(/^vitest-qemu: /, ''))
         }
       }
-      nics.push({ bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}`, mtu, netem })
+      const planned: NicPlan = { bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}`, mtu, netem }
+      if (dhcp) {
+        planned.dhcp = true
+        dhcpNics.push({ nic: planned, field })
+      }
+      nics.push(planned)
     })
 
     for (const key of ['kernel', 'initrd', 'rootfs', 'dtb'] as const) {
@@ -349,7 +389,29 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       if (address === undefined) problems.push(`bridges.${name}.subnet: ${formatSubnet(subnet)} has no address left for the bridge itself; use a larger subnet`)
     }
     if (bridge.mtu !== undefined) mtuProblem(`bridges.${name}.mtu`, bridge.mtu, problems)
-    bridges.push({ name, subnet: formatSubnet(subnet), prefix: subnet.prefix, address: address === undefined ? '' : formatIpv4(address), mtu: bridge.mtu })
+    const dhcp = bridge.dhcp ? dhcpPool(name, bridge.dhcp, subnet, problems) : undefined
+    if (dhcp) {
+      // Each DHCP NIC gets, for its MAC, the pool's first address that no static NIC and not the bridge holds.
+      const taken = new Set([...used, ...(address === undefined ? [] : [address])])
+      let next = dhcp.first
+      for (const { nic, field } of dhcpNics.filter((entry) => entry.nic.bridge === name)) {
+        while (next <= dhcp.last && taken.has(next)) next++
+        if (next > dhcp.last) {
+          problems.push(`${field}.ip: bridge ${name}'s DHCP pool ${formatIpv4(dhcp.first)}-${formatIpv4(dhcp.last)} has no address left for it`)
+          continue
+        }
+        nic.ip = formatIpv4(next)
+        taken.add(next++)
+      }
+    }
+    bridges.push({
+      name,
+      subnet: formatSubnet(subnet),
+      prefix: subnet.prefix,
+      address: address === undefined ? '' : formatIpv4(address),
+      mtu: bridge.mtu,
+      dhcp: dhcp && { first: formatIpv4(dhcp.first), last: formatIpv4(dhcp.last) },
+    })
   }
 
   if (config.snapshots !== undefined && typeof config.snapshots !== 'boolean') problems.push(`snapshots: expected true or false, got ${JSON.stringify(config.snapshots)}`)

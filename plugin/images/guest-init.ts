@@ -45,13 +45,27 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up
+# A lease from the lab's DHCP server (busybox udhcpc, its hook /sbin/vq-udhcpc); said on the
+# console either way, since the supervisor waits for the outcome.
+vq_dhcp() {
+  ip link set "$1" up
+  echo "vitest-qemu-guest: waiting for a DHCP lease on $1"
+  if udhcpc -i "$1" -s /sbin/vq-udhcpc -n -q -t 30 -T 1 -A 1 >/run/vq-dhcp.out 2>&1; then return 0; fi
+  echo "vitest-qemu-guest: no DHCP lease on $1 within 30 s"
+  cat /run/vq-dhcp.out
+  return 1
+}
 if [ -s /etc/vitest-qemu/nics ]; then
   while read -r mac cidr mtu; do
     for dev in /sys/class/net/*; do
       if [ "$(cat "$dev/address")" = "$mac" ]; then
         [ -n "$mtu" ] && ip link set "\${dev##*/}" mtu "$mtu"
-        ip addr add "$cidr" dev "\${dev##*/}"
-        ip link set "\${dev##*/}" up
+        if [ "$cidr" = dhcp ]; then
+          vq_dhcp "\${dev##*/}" || exec /bin/busybox init
+        else
+          ip addr add "$cidr" dev "\${dev##*/}"
+          ip link set "\${dev##*/}" up
+        fi
       fi
     done
   done < /etc/vitest-qemu/nics
@@ -76,6 +90,10 @@ else
 EOT
       device=\${device:-eth0}
       [ -n "$name" ] && hostname "$name"
+      if [ "$client" = dhcp ] || [ "\${rest%%:*}" = dhcp ]; then
+        vq_dhcp "$device" || exec /bin/busybox init
+        continue
+      fi
       ifconfig "$device" "$client" netmask "\${netmask:-255.255.255.0}" up
       [ -n "$gateway" ] && route add default gw "$gateway" 2>/dev/null
       ;;
@@ -236,3 +254,23 @@ export const etcFiles: Record<string, string> = {
   'etc/profile': profile,
   'etc/hostname': 'vitest-qemu\n',
 }
+
+/** udhcpc's hook, /sbin/vq-udhcpc: the lease's address and DNS server (no router: a guest's gateway is its config's). */
+export const udhcpcScript = `#!/bin/busybox sh
+case "$1" in
+  deconfig)
+    ip addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$dns" ]; then
+      : > /etc/resolv.conf
+      [ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
+      for server in $dns; do echo "nameserver $server" >> /etc/resolv.conf; done
+    fi
+    ;;
+esac
+exit 0
+`

@@ -7,7 +7,7 @@ import type { Arch } from '../config/config.js'
 import { info, seconds } from '../common/log.js'
 import { type CpioEntry, writeCpio } from './cpio.js'
 import { PrivateApt } from './debian-packages.js'
-import { agentScript, etcFiles, initStage1, initStage2 } from './guest-init.js'
+import { agentScript, etcFiles, initStage1, initStage2, udhcpcScript } from './guest-init.js'
 import { elfLinking } from './elf-needed.js'
 import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js'
 import { pvhKernelOf } from './pvh-kernel.js'
@@ -69,6 +69,7 @@ export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: 
   await writeFile(join(tree, 'init'), initStage1, { mode: 0o755 })
   await writeFile(join(tree, 'sbin/vq-init'), initStage2, { mode: 0o755 })
   await writeFile(join(tree, 'sbin/vq-agent'), agentScript, { mode: 0o755 })
+  await writeFile(join(tree, 'sbin/vq-udhcpc'), udhcpcScript, { mode: 0o755 })
   for (const [path, content] of Object.entries(etcFiles)) await writeFile(join(tree, path), content, { mode: path === 'etc/shadow' ? 0o600 : 0o644 })
   await chmod(join(tree, 'root'), 0o700)
 

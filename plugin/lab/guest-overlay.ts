@@ -83,7 +83,7 @@ export function guestOverlay(plan: LabPlan, guest: GuestPlan, publicKey: string)
     ...setupEntries(guest.setup),
     { type: 'file', path: 'etc/hostname', data: `${guest.name}\n` },
     { type: 'file', path: 'etc/hosts', data: hostsFile(plan, guest) },
-    { type: 'file', path: 'etc/vitest-qemu/nics', data: guest.nics.map((nic) => `${nic.mac} ${nic.ip}/${nic.prefix} ${nic.mtu ?? ''}\n`).join('') },
+    { type: 'file', path: 'etc/vitest-qemu/nics', data: guest.nics.map((nic) => `${nic.mac} ${nic.dhcp ? 'dhcp' : `${nic.ip}/${nic.prefix}`} ${nic.mtu ?? ''}\n`).join('') },
     { type: 'file', path: 'etc/vitest-qemu/netem', data: guest.nics.filter((nic) => nic.netem).map((nic) => `${nic.mac} ${nic.netem}\n`).join('') },
     { type: 'file', path: 'etc/vitest-qemu/gateway', data: guest.gateway ? `${guest.gateway}\n` : '' },
     { type: 'file', path: 'etc/vitest-qemu/routes', data: guest.routes.map((route) => `${route.to} ${route.via}\n`).join('') },

@@ -32,6 +32,8 @@ export interface QemuLaunch {
 /** The kernel's `ip=` argument: ip::gateway:netmask:hostname:device:autoconf. */
 export function kernelIpArgument(guest: GuestPlan): string {
   const nic = guest.nics[0]!
+  // A DHCP NIC: the image's own client (or the kernel's) asks the lab's server, which has the address reserved for its MAC.
+  if (nic.dhcp) return `ip=::${guest.gateway ?? ''}::${guest.name}:eth0:dhcp`
   return `ip=${nic.ip}::${guest.gateway ?? ''}:${nic.netmask}:${guest.name}:eth0:off`
 }
 

@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from '../common/deadline.js'
 import type { LoginConfig } from '../config/config.js'
-import type { GuestPlan } from '../config/lab-plan.js'
+import type { GuestPlan, NicPlan } from '../config/lab-plan.js'
 import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
 import { qemuCommand } from '../qemu/qemu-args.js'
@@ -45,6 +45,8 @@ export interface ReadyHooks {
   sshInBackground?: boolean
   /** A restored guest runs only once this resolves (its state's checksum matched). */
   beforeResume?: Promise<void>
+  /** Resolves once the lab's DHCP server leased the NIC its address (own images; the default image's init waits itself). */
+  waitForLease?: (nic: NicPlan, deadline: number, signal: AbortSignal) => Promise<void>
 }
 
 /** How long to wait, after the credentials, for login's answer before probing anyway. */
@@ -239,6 +241,8 @@ export class GuestProcess {
       stage = 'shell'
       await within(timeouts.shell, async (deadline) => {
         await this.waitForShell(deadline)
+        const first = this.plan.nics[0]!
+        if (!this.plan.defaultImage && first.dhcp && hooks.waitForLease) await hooks.waitForLease(first, deadline, this.failure.signal)
         if (!this.plan.defaultImage && this.plan.configureOverConsole) await this.configureOverConsole(deadline)
       })
       done('shell')
@@ -305,11 +309,13 @@ export class GuestProcess {
     const { login } = this.plan
     if (this.plan.defaultImage) {
       // Ready, or a setup command that failed: its number, exit code and output name the cause.
-      const { match } = await this.console.expect(/vitest-qemu-guest: ready|vitest-qemu-guest: (setup \d+ failed|service \S+ exited) with (exit )?\d+; its (last )?output:\r?\n[\s\S]*?vitest-qemu-guest: end of (setup|service) output/, {
+      const { match } = await this.console.expect(/vitest-qemu-guest: ready|vitest-qemu-guest: no DHCP lease on \S+ within \d+ s|vitest-qemu-guest: (setup \d+ failed|service \S+ exited) with (exit )?\d+; its (last )?output:\r?\n[\s\S]*?vitest-qemu-guest: end of (setup|service) output/, {
         from: 0,
         timeout: deadline - Date.now(),
         signal: this.failure.signal,
       })
+      const noLease = /no DHCP lease on (\S+) within (\d+) s/.exec(match)
+      if (noLease) throw new Error(`DHCP: ${noLease[1]} got no lease from the lab's DHCP server within ${noLease[2]} s (its log is dhcp-<bridge>.log in the run's log folder)`)
       const failed = /setup (\d+) failed with exit (\d+); its output:\r?\n([\s\S]*?)vitest-qemu-guest: end/.exec(match)
       const exited = /service (\S+) exited with (\d+); its last output:\r?\n([\s\S]*?)vitest-qemu-guest: end/.exec(match)
       if (exited) {

@@ -12,7 +12,8 @@ import { readJsonLines } from '../protocol/json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
 import { type LabReset, serveControl, serveForwarding } from './control-server.js'
 import { EVENTS_FD, type GuestFiles, type GuestSnapshotSetup, type Stage, type SupervisorCommand, type SupervisorEvent, type SupervisorStart } from '../protocol/supervisor-protocol.js'
-import type { GuestPlan } from '../config/lab-plan.js'
+import type { GuestPlan, NicPlan } from '../config/lab-plan.js'
+import { DhcpServers } from './dhcp-server.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 import { serveConsoleAttach } from './console-attach-server.js'
 
@@ -23,6 +24,8 @@ import { serveConsoleAttach } from './console-attach-server.js'
 // namespace disappears with the last of its processes.
 
 const guests = new Map<string, GuestProcess>()
+/** The lab's DHCP and DNS servers, one per bridge with `dhcp`. */
+const dhcp = new DhcpServers()
 const servers: Server[] = []
 let stopping = false
 let runDir: string | undefined
@@ -59,6 +62,7 @@ function emit(event: SupervisorEvent): void {
 /** The hard way out: everything dies now, and the run's sockets go with it. */
 function killAll(): void {
   for (const guest of guests.values()) guest.kill()
+  dhcp.stopAll()
   captures?.killAll()
   undoAndRemoveRunDir()
 }
@@ -71,6 +75,7 @@ async function start(command: SupervisorStart): Promise<void> {
   journal = new UndoJournal(command.runDir, command.runId)
   await createLabNetwork(plan, command.runId, journal)
   if (plan.network === 'host') await openBridgeForwarding(plan.bridges.map((bridge) => bridge.name), command.runId, journal)
+  await dhcp.start(plan, command.runDir, command.logDir)
   captures = new PacketCaptures(command.logDir)
   const partitions = { runId: command.runId, journal: plan.network === 'host' ? journal : undefined }
   servers.push(serveControl(command.controlSocket, guests, partitions, captures, labReset, plan.bridges.map((bridge) => bridge.address)))
@@ -210,9 +215,12 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   endForwardsOnExit(guest)
   guest.start()
   const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
-  await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady, sshInBackground: options.sshInBackground })
+  await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady, sshInBackground: options.sshInBackground, waitForLease })
   return guest
 }
+
+/** An own image's DHCP NIC is ready when the lab's server has leased it its address. */
+const waitForLease = (nic: NicPlan, deadline: number, signal: AbortSignal) => dhcp.waitForLease(nic.bridge, nic.mac, deadline, signal)
 
 /** Saves a freshly booted guest for later runs; a failure costs only the snapshot. */
 async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, boot: GuestBoot): Promise<void> {
@@ -298,6 +306,7 @@ async function stop(): Promise<void> {
   for (const server of servers) server.close()
   await captures?.stopAll()
   await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
+  dhcp.stopAll()
   undoAndRemoveRunDir()
   emit({ type: 'stopped' })
   process.exit(0)
