@@ -19,6 +19,7 @@ export function bridgeLines(bridge: BridgePlan): string[] {
     bridge.name,
     bridge.subnet,
     `bridge ${bridge.address}`,
+    ...(bridge.subnet6 ? [bridge.subnet6] : []),
     ...(bridge.mtu !== undefined ? [`MTU ${bridge.mtu}`] : []),
     ...(bridge.dhcp ? [`DHCP ${bridge.dhcp.first}-${bridge.dhcp.last}`] : []),
   ]
@@ -40,6 +41,7 @@ export function routeLines(guest: GuestPlan): string[] {
 export function nicLines(plan: LabPlan, nic: GuestPlan['nics'][number]): string[] {
   return [
     `${nic.ip}/${nic.prefix}${nic.dhcp ? ' (DHCP)' : ''}`,
+    ...(nic.ip6 ? [`${nic.ip6}/${nic.prefix6}`] : []),
     nic.mac,
     ...(plan.network === 'namespace' ? [nic.tap] : []),
     ...(nic.mtu !== undefined ? [`MTU ${nic.mtu}`] : []),

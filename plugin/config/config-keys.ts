@@ -14,17 +14,17 @@ interface Level {
 const login: Level = { keys: { user: 'value', password: 'value' } }
 const ssh: Level = { keys: { user: 'value', password: 'value', privateKey: 'value', port: 'value' } }
 const route: Level = { keys: { to: 'value', via: 'value' } }
-const nicNotYet = { ip6: 'IPv6 addresses', vlan: 'VLAN tags', trunk: 'VLAN trunks' }
+const nicNotYet = { vlan: 'VLAN tags', trunk: 'VLAN trunks' }
 const netem: Level = { keys: { delay: 'value', jitter: 'value', loss: 'value', rate: 'value' } }
-const nic: Level = { keys: { bridge: 'value', ip: 'value', mac: 'value', mtu: 'value', netem }, notYet: nicNotYet }
+const nic: Level = { keys: { bridge: 'value', ip: 'value', ip6: 'value', mac: 'value', mtu: 'value', netem }, notYet: nicNotYet }
 const bridge: Level = {
-  keys: { subnet: 'value', address: 'value', mtu: 'value', dhcp: 'value' },
-  notYet: { subnet6: 'IPv6 subnets' },
+  keys: { subnet: 'value', address: 'value', mtu: 'value', dhcp: 'value', subnet6: 'value' },
 }
 const guest: Level = {
   keys: {
     bridge: 'value',
     ip: 'value',
+    ip6: 'value',
     mac: 'value',
     mtu: 'value',
     netem,

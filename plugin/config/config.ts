@@ -16,12 +16,16 @@ export interface BridgeConfig {
    * and every guest's name resolves through it.
    */
   dhcp?: boolean | { range: [string, string] }
+  /** An IPv6 prefix for the bridge, dual-stack beside `subnet`: a /64 or shorter ULA (fd00::/8) or documentation (2001:db8::/32) prefix. */
+  subnet6?: string
 }
 
 export interface NicConfig {
   bridge: string
   /** An address (prefix taken from the bridge's subnet), a CIDR, or `'dhcp'` (a lease from the bridge's DHCP server). */
   ip: string
+  /** An IPv6 address in the bridge's `subnet6` (or a CIDR with its prefix); the NIC keeps its link-local address too. */
+  ip6?: string
   /** Optional; derived, stable and locally administered when left out. */
   mac?: string
   /** The NIC's MTU, on its tap and in the guest (576-9000). Default: the bridge's. */
@@ -61,6 +65,8 @@ export interface GuestConfig {
   ip?: string
   mac?: string
   nics?: NicConfig[]
+  /** Shorthand for the one NIC's `ip6`. */
+  ip6?: string
   /** Shorthand for the one NIC's `mtu`. */
   mtu?: number
   /** Shorthand for the one NIC's `netem`. */

@@ -72,7 +72,7 @@ describe('planLab', () => {
     ['a bridge MTU too small', { bridges: { br0: { subnet: '192.168.7.0/24', mtu: 100 } }, guests: { a: { bridge: 'br0', ip: '192.168.7.1' } } }, 'bridges.br0.mtu: expected an integer from 576 to 9000, got 100'],
     ["a NIC's MTU that is not an integer", { bridges: seed.bridges, guests: { a: { nics: [{ bridge: 'br0', ip: '192.168.7.1', mtu: 1400.5 }] } } }, 'guests.a.nics[0].mtu: expected an integer from 576 to 9000, got 1400.5'],
     ['a netem delay that is no time', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', netem: { delay: '100 ms; reboot' } } } }, "guests.a.netem.delay must be milliseconds >= 0 or a time like '100ms'"],
-    ['a shorthand MTU beside nics', { bridges: seed.bridges, guests: { a: { mtu: 1400, nics: [{ bridge: 'br0', ip: '192.168.7.1' }] } } }, 'guests.a: give either bridge/ip/mac/mtu/netem or nics, not both'],
+    ['a shorthand MTU beside nics', { bridges: seed.bridges, guests: { a: { mtu: 1400, nics: [{ bridge: 'br0', ip: '192.168.7.1' }] } } }, 'guests.a: give either bridge/ip/ip6/mac/mtu/netem or nics, not both'],
   ]
   test.each(bad)('rejects %s, naming the guest and the field', (_, config, message) => {
     expect(problemsOf(config).join('\n')).toContain(message)
@@ -121,5 +121,31 @@ describe('DHCP', () => {
     )
     expect(problemsOf({ bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: 'dhcp' } } }).join('\n')).toContain("guests.a.ip: 'dhcp' needs the lab's DHCP server on bridge br0 (bridges.br0.dhcp: true)")
     expect(problemsOf({ bridges: { lan: { subnet: '10.9.0.0/24', dhcp: { range: ['10.9.1.1', '10.9.0.5'] } } }, guests: { a: { bridge: 'lan', ip: '10.9.0.2' } } }).join('\n')).toContain('bridges.lan.dhcp.range: expected two addresses of 10.9.0.0/24')
+  })
+})
+
+describe('IPv6', () => {
+  const bridges = { lan: { subnet: '10.9.0.0/24', subnet6: 'fd00:9::/64' } }
+  test('dual-stack NICs get their address in canonical form; the bridge ::fffe of the prefix', () => {
+    const plan = planLab({ bridges, guests: { a: { bridge: 'lan', ip: '10.9.0.1', ip6: 'FD00:9:0::1' } } })
+    expect(plan.guests[0]!.nics[0]).toMatchObject({ ip6: 'fd00:9::1', prefix6: 64 })
+    expect(plan.bridges[0]).toMatchObject({ subnet6: 'fd00:9::/64', prefix6: 64, address6: 'fd00:9::fffe' })
+  })
+
+  test.each([
+    ['a prefix that is not a lab prefix', { lan: { subnet: '10.9.0.0/24', subnet6: '2001:4860::/64' } }, 'fd00:9::1', 'bridges.lan.subnet6: 2001:4860::/64 is not a unique local'],
+    ['a prefix longer than /64', { lan: { subnet: '10.9.0.0/24', subnet6: 'fd00:9::/80' } }, 'fd00:9::1', 'bridges.lan.subnet6: expected an IPv6 prefix like fd00:7::/64, of /64 or shorter'],
+    ['host bits in the prefix', { lan: { subnet: '10.9.0.0/24', subnet6: 'fd00:9::1/64' } }, 'fd00:9::1', 'did you mean fd00:9::/64?'],
+    ['an address outside the prefix', bridges, 'fd00:8::1', "guests.a.ip6: fd00:8::1 is outside bridge lan's subnet6 fd00:9::/64"],
+    ['a multicast address', bridges, 'ff02::1', 'guests.a.ip6: ff02::1 is a multicast address'],
+    ["the prefix's own address", bridges, 'fd00:9::', "guests.a.ip6: fd00:9:: is the prefix's own (subnet-router anycast) address"],
+    ['no address at all', bridges, 'fd00:9::g', 'guests.a.ip6: expected an IPv6 address like fd00:9::1, got "fd00:9::g"'],
+    ['a bridge without subnet6', { lan: { subnet: '10.9.0.0/24' } }, 'fd00:9::1', 'guests.a.ip6: bridge lan has no subnet6'],
+  ])('rejects %s, naming the field', (_, bridgeConfig, ip6, message) => {
+    expect(problemsOf({ bridges: bridgeConfig, guests: { a: { bridge: 'lan', ip: '10.9.0.1', ip6 } } }).join('\n')).toContain(message)
+  })
+
+  test('an IPv6 address used twice is an error naming both', () => {
+    expect(problemsOf({ bridges, guests: { a: { bridge: 'lan', ip: '10.9.0.1', ip6: 'fd00:9::5' }, b: { bridge: 'lan', ip: '10.9.0.2', ip6: 'fd00:9:0:0::5' } } }).join('\n')).toContain('guests.b.ip6: fd00:9::5 is already used by guests.a')
   })
 })

@@ -7,6 +7,7 @@ import { LabConfigError } from './config-error.js'
 import { configKeyProblems } from './config-keys.js'
 import { broadcastOf, contains, formatIpv4, formatSubnet, maskOf, networkOf, parseCidr, parseIpv4, type Subnet } from './ipv4.js'
 import { deriveMac, isMulticastMac, parseMac } from './mac.js'
+import { contains6, formatIpv6, formatPrefix6, isLabPrefix, isMulticast6, networkOf6, parseCidr6, parseIpv6, type Prefix6 } from './ipv6.js'
 
 // Turns a user's LabConfig into a LabPlan: every default filled in, every name and
 // address checked. Pure data in, pure data out: the plan is what the supervisor
@@ -22,6 +23,10 @@ export interface BridgePlan {
   mtu?: number
   /** The lab's DHCP server on this bridge: the pool its guests' addresses were drawn from. */
   dhcp?: { first: string; last: string }
+  /** Dual-stack: the IPv6 prefix (canonical text), its length, and the bridge's own address in it. */
+  subnet6?: string
+  prefix6?: number
+  address6?: string
 }
 
 export interface NicPlan {
@@ -37,6 +42,9 @@ export interface NicPlan {
   netem?: string
   /** The address comes from the bridge's DHCP server, reserved for this NIC's MAC: `ip` is known before boot. */
   dhcp?: boolean
+  /** Its IPv6 address (canonical text) in the bridge's `subnet6`, and that prefix's length. */
+  ip6?: string
+  prefix6?: number
 }
 
 export interface GuestPlan {
@@ -107,6 +115,27 @@ function mtuProblem(field: string, mtu: unknown, problems: string[]): void {
   if (!Number.isInteger(mtu) || (mtu as number) < MIN_MTU || (mtu as number) > MAX_MTU) problems.push(`${field}: expected an integer from ${MIN_MTU} to ${MAX_MTU}, got ${JSON.stringify(mtu)}`)
 }
 
+/** A NIC's IPv6 address: in its bridge's `subnet6`, not the prefix's own (subnet-router anycast) address, not multicast. */
+function planIp6(field: string, text: unknown, bridge: string, subnet6: Prefix6 | undefined, problems: string[]): bigint | undefined {
+  if (!subnet6) {
+    problems.push(`${field}: bridge ${bridge} has no subnet6 (an IPv6 prefix, e.g. subnet6: 'fd00:7::/64')`)
+    return undefined
+  }
+  const cidr = typeof text === 'string' && text.includes('/') ? parseCidr6(text) : undefined
+  const address = cidr ? cidr.address : typeof text === 'string' ? parseIpv6(text) : undefined
+  if (address === undefined) {
+    problems.push(`${field}: expected an IPv6 address like ${formatIpv6(subnet6.network + 1n)}, got ${JSON.stringify(text)}`)
+    return undefined
+  }
+  const shown = formatIpv6(address)
+  if (cidr && cidr.prefix !== subnet6.prefix) problems.push(`${field}: prefix /${cidr.prefix} differs from bridge ${bridge}'s ${formatPrefix6(subnet6)}`)
+  else if (isMulticast6(address)) problems.push(`${field}: ${shown} is a multicast address; a NIC needs a unicast one`)
+  else if (!contains6(subnet6, address)) problems.push(`${field}: ${shown} is outside bridge ${bridge}'s subnet6 ${formatPrefix6(subnet6)}`)
+  else if (address === subnet6.network) problems.push(`${field}: ${shown} is the prefix's own (subnet-router anycast) address`)
+  else return address
+  return undefined
+}
+
 /** The addresses a bridge's DHCP server draws from: the configured range, else the subnet's upper half. */
 function dhcpPool(name: string, dhcp: unknown, subnet: Subnet, problems: string[]): { first: number; last: number } | undefined {
   const field = `bridges.${name}.dhcp`
@@ -146,6 +175,10 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   if (network !== 'namespace' && network !== 'host') problems.push(`network: must be 'namespace' or 'host', got ${JSON.stringify(network)}`)
 
   const subnets = new Map<string, Subnet>()
+  const subnets6 = new Map<string, Prefix6>()
+  /** IPv6 addresses in use, by bridge, so the bridge's own can avoid them. */
+  const used6ByBridge = new Map<string, Set<bigint>>()
+  const seenIp6s = new Map<string, string>()
   for (const [name, bridge] of Object.entries(config.bridges ?? {})) {
     if (name.length > MAX_IFNAME) problems.push(`bridges.${name}: the name is ${name.length} characters, the kernel allows at most ${MAX_IFNAME}`)
     else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) problems.push(`bridges.${name}: the name may only hold letters, digits, '_', '.' and '-', and may not begin with '.' or '-'`)
@@ -159,6 +192,14 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       continue
     }
     subnets.set(name, { network: cidr.address, prefix: cidr.prefix })
+    if (bridge.subnet6 !== undefined) {
+      const parsed = parseCidr6(String(bridge.subnet6))
+      const field = `bridges.${name}.subnet6`
+      if (!parsed || parsed.prefix > 64) problems.push(`${field}: expected an IPv6 prefix like fd00:7::/64, of /64 or shorter, got ${JSON.stringify(bridge.subnet6)}`)
+      else if (networkOf6(parsed.address, parsed.prefix) !== parsed.address) problems.push(`${field}: ${bridge.subnet6} has host bits set; did you mean ${formatPrefix6({ network: networkOf6(parsed.address, parsed.prefix), prefix: parsed.prefix })}?`)
+      else if (!isLabPrefix({ network: parsed.address, prefix: parsed.prefix })) problems.push(`${field}: ${bridge.subnet6} is not a unique local (fd00::/8) or documentation (2001:db8::/32) prefix: a lab must not use addresses that exist elsewhere`)
+      else subnets6.set(name, { network: parsed.address, prefix: parsed.prefix })
+    }
   }
 
   const guestEntries = Object.entries(config.guests ?? {})
@@ -183,8 +224,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     const profile = archProfiles[arch]
 
     const shorthand = guest.bridge !== undefined || guest.ip !== undefined
-    const nicConfigs = guest.nics ?? (shorthand ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, mac: guest.mac, mtu: guest.mtu, netem: guest.netem }] : [])
-    if (guest.nics && (shorthand || guest.mac !== undefined || guest.mtu !== undefined || guest.netem !== undefined)) problems.push(`${where}: give either bridge/ip/mac/mtu/netem or nics, not both`)
+    const nicConfigs = guest.nics ?? (shorthand ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, ip6: guest.ip6, mac: guest.mac, mtu: guest.mtu, netem: guest.netem }] : [])
+    if (guest.nics && (shorthand || guest.ip6 !== undefined || guest.mac !== undefined || guest.mtu !== undefined || guest.netem !== undefined)) problems.push(`${where}: give either bridge/ip/ip6/mac/mtu/netem or nics, not both`)
     if (nicConfigs.length === 0) problems.push(`${where}: the guest has no NIC; give bridge and ip (or nics)`)
     const nics: NicPlan[] = []
     nicConfigs.forEach((nic, index) => {
@@ -253,6 +294,19 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
         }
       }
       const planned: NicPlan = { bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}`, mtu, netem }
+      if (nic.ip6 !== undefined) {
+        const ip6 = planIp6(`${field}.ip6`, nic.ip6, nic.bridge, subnets6.get(nic.bridge), problems)
+        if (ip6 !== undefined) {
+          const text = formatIpv6(ip6)
+          const owner = seenIp6s.get(text)
+          if (owner) problems.push(`${field}.ip6: ${text} is already used by ${owner}`)
+          seenIp6s.set(text, `${field}`)
+          if (!used6ByBridge.has(nic.bridge)) used6ByBridge.set(nic.bridge, new Set())
+          used6ByBridge.get(nic.bridge)!.add(ip6)
+          planned.ip6 = text
+          planned.prefix6 = subnets6.get(nic.bridge)!.prefix
+        }
+      }
       if (dhcp) {
         planned.dhcp = true
         dhcpNics.push({ nic: planned, field })
@@ -404,6 +458,14 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
         taken.add(next++)
       }
     }
+    const subnet6 = subnets6.get(name)
+    let address6: bigint | undefined
+    if (subnet6) {
+      // The bridge's own IPv6 address: ::fffe of the prefix, or the next free one below.
+      const used6 = used6ByBridge.get(name) ?? new Set<bigint>()
+      address6 = subnet6.network + 0xfffen
+      while (used6.has(address6)) address6--
+    }
     bridges.push({
       name,
       subnet: formatSubnet(subnet),
@@ -411,6 +473,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       address: address === undefined ? '' : formatIpv4(address),
       mtu: bridge.mtu,
       dhcp: dhcp && { first: formatIpv4(dhcp.first), last: formatIpv4(dhcp.last) },
+      ...(subnet6 && { subnet6: formatPrefix6(subnet6), prefix6: subnet6.prefix, address6: formatIpv6(address6!) }),
     })
   }
 

@@ -69,6 +69,19 @@ if [ -s /etc/vitest-qemu/nics ]; then
       fi
     done
   done < /etc/vitest-qemu/nics
+  # IPv6 beside IPv4 (the link-local address stays); no duplicate address detection, so
+  # the address works at once. Forwarding, for a router, covers IPv6 too.
+  if [ -s /etc/vitest-qemu/nics6 ]; then
+    while read -r mac cidr6; do
+      for dev in /sys/class/net/*; do
+        if [ "$(cat "$dev/address")" = "$mac" ]; then
+          echo 0 > "/proc/sys/net/ipv6/conf/\${dev##*/}/accept_dad"
+          ip -6 addr add "$cidr6" dev "\${dev##*/}"
+        fi
+      done
+    done < /etc/vitest-qemu/nics6
+    [ "$(cat /etc/vitest-qemu/forwarding 2>/dev/null)" = 1 ] && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+  fi
   # netem declared in the config: iproute2's tc by its path (busybox's applet knows no netem).
   if [ -s /etc/vitest-qemu/netem ]; then
     while read -r mac options; do

@@ -14,7 +14,11 @@ export function hostsFile(plan: LabPlan, guest?: GuestPlan): string {
   const bridge = guest && plan.bridges.find((candidate) => candidate.name === guest.nics[0]?.bridge)
   if (bridge) lines.push(`${bridge.address}\t${HOST_NAME}`)
   for (const guest of plan.guests) {
-    guest.nics.forEach((nic, index) => lines.push(`${nic.ip}\t${index === 0 ? guest.name : `${guest.name}-${nic.bridge}`}`))
+    guest.nics.forEach((nic, index) => {
+      const name = index === 0 ? guest.name : `${guest.name}-${nic.bridge}`
+      lines.push(`${nic.ip}\t${name}`)
+      if (nic.ip6) lines.push(`${nic.ip6}\t${name}`)
+    })
   }
   return `${lines.join('\n')}\n`
 }
@@ -84,6 +88,7 @@ export function guestOverlay(plan: LabPlan, guest: GuestPlan, publicKey: string)
     { type: 'file', path: 'etc/hostname', data: `${guest.name}\n` },
     { type: 'file', path: 'etc/hosts', data: hostsFile(plan, guest) },
     { type: 'file', path: 'etc/vitest-qemu/nics', data: guest.nics.map((nic) => `${nic.mac} ${nic.dhcp ? 'dhcp' : `${nic.ip}/${nic.prefix}`} ${nic.mtu ?? ''}\n`).join('') },
+    { type: 'file', path: 'etc/vitest-qemu/nics6', data: guest.nics.filter((nic) => nic.ip6).map((nic) => `${nic.mac} ${nic.ip6}/${nic.prefix6}\n`).join('') },
     { type: 'file', path: 'etc/vitest-qemu/netem', data: guest.nics.filter((nic) => nic.netem).map((nic) => `${nic.mac} ${nic.netem}\n`).join('') },
     { type: 'file', path: 'etc/vitest-qemu/gateway', data: guest.gateway ? `${guest.gateway}\n` : '' },
     { type: 'file', path: 'etc/vitest-qemu/routes', data: guest.routes.map((route) => `${route.to} ${route.via}\n`).join('') },

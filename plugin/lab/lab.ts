@@ -223,7 +223,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       network: plan.network,
       isolation: plan.isolation,
       supervisorPid: supervisor.pid!,
-      bridges: plan.bridges.map((bridge) => ({ name: bridge.name, subnet: bridge.subnet, address: bridge.address })),
+      bridges: plan.bridges.map((bridge) => ({ name: bridge.name, subnet: bridge.subnet, address: bridge.address, subnet6: bridge.subnet6, address6: bridge.address6 })),
       captures,
       guests: plan.guests.map((guest): GuestDescriptor => {
         const files = guestsSetup[guest.name]!.files
@@ -231,6 +231,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           name: guest.name,
           arch: guest.arch,
           ip: guest.nics[0]!.ip,
+          ip6: guest.nics[0]!.ip6,
           mac: guest.nics[0]!.mac,
           nics: guest.nics.map((nic) => ({ ...nic })),
           transcript: files.transcript,

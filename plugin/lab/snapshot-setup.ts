@@ -72,7 +72,7 @@ function consoleConfigurationIdentity(guest: GuestPlan): string | null {
   if (guest.defaultImage || !guest.configureOverConsole) return null
   const { nics, routes, forwarding, setup, services } = guest
   return createHash('sha256')
-    .update(JSON.stringify({ nics: nics.map((nic) => [`${nic.ip}/${nic.prefix}`, nic.mtu, nic.netem]), routes, forwarding, setup, services }))
+    .update(JSON.stringify({ nics: nics.map((nic) => [`${nic.ip}/${nic.prefix}`, nic.ip6, nic.mtu, nic.netem]), routes, forwarding, setup, services }))
     .update(writeCpio(guestFileEntries(guest.files)))
     .digest('hex')
 }

@@ -8,6 +8,9 @@ export interface NicDescriptor {
   bridge: string
   ip: string
   prefix: number
+  /** Its IPv6 address and prefix length, on a dual-stack bridge. */
+  ip6?: string
+  prefix6?: number
   mac: string
   tap: string
 }
@@ -16,6 +19,8 @@ export interface GuestDescriptor {
   name: string
   arch: string
   ip: string
+  /** The first NIC's IPv6 address, on a dual-stack bridge. */
+  ip6?: string
   mac: string
   nics: NicDescriptor[]
   transcript: string
@@ -43,7 +48,7 @@ export interface LabDescriptor {
   network: 'namespace' | 'host'
   /** Pid of the supervisor; its network namespace is /proc/PID/ns/net. */
   supervisorPid: number
-  bridges: { name: string; subnet: string; address: string }[]
+  bridges: { name: string; subnet: string; address: string; subnet6?: string; address6?: string }[]
   guests: GuestDescriptor[]
   /** `per-file`: each test file starts with the guests as they were right after boot. */
   isolation: 'shared' | 'per-file'

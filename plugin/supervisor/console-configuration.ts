@@ -47,7 +47,13 @@ export function networkSteps(guest: GuestPlan): ConsoleStep[] {
       command: `if command -v ip >/dev/null 2>&1; then ip route replace ${route.to} via ${route.via}; else route add -net ${network} netmask ${netmask} gw ${route.via}; fi`,
     })
   }
+  guest.nics.forEach((nic, index) => {
+    if (!nic.ip6) return
+    // Needs iproute2's or busybox's ip; no duplicate address detection, so the address works at once.
+    steps.push({ what: `IPv6 address ${nic.ip6}/${nic.prefix6} on eth${index}`, command: `echo 0 > /proc/sys/net/ipv6/conf/eth${index}/accept_dad; ip -6 addr add ${nic.ip6}/${nic.prefix6} dev eth${index}` })
+  })
   if (guest.forwarding) steps.push({ what: 'IPv4 forwarding', command: 'echo 1 > /proc/sys/net/ipv4/ip_forward' })
+  if (guest.forwarding && guest.nics.some((nic) => nic.ip6)) steps.push({ what: 'IPv6 forwarding', command: 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding' })
   guest.nics.forEach((nic, index) => {
     // iproute2's tc by its path: busybox's tc applet, first on many PATHs, knows no netem.
     if (nic.netem) steps.push({ what: `netem on eth${index} (needs iproute2's tc and sch_netem)`, command: `tc=/sbin/tc; [ -x $tc ] || tc=/usr/sbin/tc; [ -x $tc ] || tc=tc; $tc qdisc replace dev eth${index} root netem ${nic.netem}` })

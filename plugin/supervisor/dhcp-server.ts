@@ -49,7 +49,7 @@ export function dnsmasqArgs(plan: LabPlan, bridge: BridgePlan, leaseFile: string
   for (const guest of plan.guests) {
     guest.nics.forEach((nic, index) => {
       const name = index === 0 ? guest.name : `${guest.name}-${nic.bridge}`
-      args.push(`--host-record=${name},${name}.${DNS_DOMAIN},${nic.ip}`)
+      args.push(`--host-record=${name},${name}.${DNS_DOMAIN},${nic.ip}${nic.ip6 ? `,${nic.ip6}` : ''}`)
       if (nic.dhcp && nic.bridge === bridge.name) args.push(`--dhcp-host=${nic.mac},${nic.ip},${name},infinite`)
     })
   }

@@ -18,6 +18,8 @@ export function networkCommands(plan: LabPlan, runId: string): string[] {
     lines.push(`link add name ${bridge.name} type bridge`)
     if (host) lines.push(`link set dev ${bridge.name} alias ${bridgeAlias(runId)}`)
     lines.push(`addr add ${bridge.address}/${bridge.prefix} dev ${bridge.name}`)
+    // nodad: usable at once, not after duplicate address detection's second or two.
+    if (bridge.address6) lines.push(`addr add ${bridge.address6}/${bridge.prefix6} dev ${bridge.name} nodad`)
     lines.push(`link set dev ${bridge.name} up`)
   }
   for (const guest of host ? [] : plan.guests) {
