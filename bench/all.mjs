@@ -1,5 +1,6 @@
 // npm run bench [-- --rounds 5] [--scale 1,2,4,8,16 | --quick]: the seed overhead and
-// snapshot restore (seed-overhead.mjs), watch mode's rerun (watch-rerun.mjs), then the
+// snapshot restore (seed-overhead.mjs), watch mode's rerun (watch-rerun.mjs), per-test
+// isolation's cost (isolation.mjs), then the
 // scale figures (scale.mjs); --quick leaves out the last.
 import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
@@ -16,4 +17,5 @@ function run(script, args) {
 
 run('seed-overhead.mjs', option('--rounds'))
 run('watch-rerun.mjs', [])
+run('isolation.mjs', option('--rounds'))
 if (!argv.includes('--quick')) run('scale.mjs', option('--scale'))

@@ -80,6 +80,13 @@ describe('watch mode', () => {
     expect(result.exitCode, result.all).toBe(0)
   })
 
+  test("isolation: 'per-test' brings back the guests each test used, and only those", async () => {
+    const run = startFixtureRun('per-test-run')
+    const result = await run.process
+    expect(stripVTControlCharacters(result.all)).toMatch(/Tests\s+3 passed/)
+    expect(result.exitCode, result.all).toBe(0)
+  })
+
   // In watch mode Vitest resets the guests from the main process; a worker that lives on
   // (isolate: false) still holds SSH connections to the guests as they were. Its next
   // command must reach the reset guest, not fail on a connection to the old one.

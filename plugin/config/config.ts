@@ -150,9 +150,11 @@ export interface LabConfig {
    * `shared` (default): the test files of a run share the guests as they are. `per-file`:
    * before each test file the guests are brought back to their state right after boot
    * (restored from a saved state in well under a second); the project's files then run
-   * one at a time.
+   * one at a time. `per-test`: after each test, every guest the test used (a command, its
+   * console, QMP, a forwarded port) is brought back the same way; other guests are left
+   * as they are.
    */
-  isolation?: 'shared' | 'per-file'
+  isolation?: 'shared' | 'per-file' | 'per-test'
   /** Where default images are cached. Default `$VITEST_QEMU_CACHE` or `~/.cache/vitest-qemu`. */
   cacheDir?: string
 }

@@ -98,11 +98,12 @@ describe('planLab', () => {
 })
 
 test('snapshots and isolation are checked like every other field', () => {
-  expect(problemsOf({ ...seed, snapshots: 'yes' as never, isolation: 'per-test' as never })).toEqual([
+  expect(problemsOf({ ...seed, snapshots: 'yes' as never, isolation: 'per-guest' as never })).toEqual([
     'snapshots: expected true or false, got "yes"',
-    `isolation: expected 'shared' or 'per-file', got "per-test"`,
+    `isolation: expected 'shared', 'per-file' or 'per-test', got "per-guest"`,
   ])
   expect(planLab({ ...seed, isolation: 'per-file' })).toMatchObject({ snapshots: false, isolation: 'per-file' })
+  expect(planLab({ ...seed, isolation: 'per-test' })).toMatchObject({ isolation: 'per-test' })
 })
 
 describe('DHCP', () => {

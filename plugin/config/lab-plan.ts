@@ -93,7 +93,7 @@ export interface LabPlan {
   guests: GuestPlan[]
   timeoutMultiplier: number
   snapshots: boolean
-  isolation: 'shared' | 'per-file'
+  isolation: 'shared' | 'per-file' | 'per-test'
 }
 
 /** Names a guest may not take: they are keys of Vitest's test context. */
@@ -478,8 +478,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   }
 
   if (config.snapshots !== undefined && typeof config.snapshots !== 'boolean') problems.push(`snapshots: expected true or false, got ${JSON.stringify(config.snapshots)}`)
-  if (config.isolation !== undefined && config.isolation !== 'shared' && config.isolation !== 'per-file') {
-    problems.push(`isolation: expected 'shared' or 'per-file', got ${JSON.stringify(config.isolation)}`)
+  if (config.isolation !== undefined && !['shared', 'per-file', 'per-test'].includes(config.isolation)) {
+    problems.push(`isolation: expected 'shared', 'per-file' or 'per-test', got ${JSON.stringify(config.isolation)}`)
   }
   if (problems.length > 0) throw new LabConfigError(problems)
   return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier, snapshots: config.snapshots === true, isolation: config.isolation ?? 'shared' }

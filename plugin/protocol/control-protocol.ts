@@ -19,7 +19,8 @@ export type ControlRequest =
   | { id: number; op: 'lab.heal'; name: string }
   | { id: number; op: 'capture.start'; name: string; iface: string }
   | { id: number; op: 'capture.stop'; name: string }
-  | { id: number; op: 'lab.reset'; ifUsed: boolean }
+  /** `onlyUsed`: only the guests used since their last reset. Answered with { reset, ms, guests }. */
+  | { id: number; op: 'lab.reset'; ifUsed: boolean; onlyUsed?: boolean }
   /** Offer the worker's unix socket to the guests on a port of every bridge's address; answered with { port }. */
   | { id: number; op: 'lab.expose'; socket: string }
 
@@ -49,7 +50,7 @@ const SHAPES: Record<ControlRequest['op'], Shape> = {
   'lab.heal': { name: 'string' },
   'capture.start': { name: 'string', iface: 'string' },
   'capture.stop': { name: 'string' },
-  'lab.reset': { ifUsed: 'boolean' },
+  'lab.reset': { ifUsed: 'boolean', onlyUsed: 'boolean?' },
   'lab.expose': { socket: 'string' },
 }
 

@@ -51,7 +51,8 @@ export interface LabDescriptor {
   bridges: { name: string; subnet: string; address: string; subnet6?: string; address6?: string }[]
   guests: GuestDescriptor[]
   /** `per-file`: each test file starts with the guests as they were right after boot. */
-  isolation: 'shared' | 'per-file'
+  /** `per-test`: after each test, the guests it used are brought back to that state. */
+  isolation: 'shared' | 'per-file' | 'per-test'
   /** Whole-run packet captures (config `capture: true`), one per bridge. */
   captures: { bridge: string; path: string }[]
 }

@@ -14,10 +14,13 @@ import { partitionTableName, type UndoJournal } from '../run/undo-journal.js'
 // guest (a client writes "PORT\n", then the stream is the guest's TCP port).
 
 export interface LabReset {
-  /** Brings every guest back to its saved state; with `ifUsed`, only when a client used the lab since the last reset. */
-  reset(ifUsed: boolean): Promise<unknown>
-  /** Called on every request that may change a guest. */
-  used(): void
+  /**
+   * Brings every guest back to its saved state; with `ifUsed`, only when a client used the
+   * lab since the last reset; with `onlyUsed`, only the guests used since their last reset.
+   */
+  reset(ifUsed: boolean, onlyUsed?: boolean): Promise<unknown>
+  /** Called on every request that may change the lab: with the guest it reaches, if one. */
+  used(guest?: string): void
   /** Resolves when no reset is under way: requests wait for it, so none reaches a guest being replaced. */
   settled(): Promise<void>
 }
@@ -53,11 +56,11 @@ export function serveControl(path: string, guests: Map<string, GuestProcess>, pa
         return
       }
       if (request.op === 'lab.reset') {
-        labReset.reset(request.ifUsed).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
+        labReset.reset(request.ifUsed, request.onlyUsed ?? false).then((result) => reply({ id: request.id, ok: true, result }), (error: Error) => reply({ id: request.id, ok: false, error: error.message }))
         return
       }
       // Reading a console's transcript changes nothing; everything else may.
-      if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used()
+      if (request.op !== 'serial.position' && request.op !== 'serial.slice') labReset.used('guest' in request ? request.guest : undefined)
       const controller = request.op === 'serial.expect' ? new AbortController() : undefined
       if (controller) cancellable.set(request.id, controller)
       labReset.settled().then(() => handle(request, guests, partitions, captures, bridgeAddresses, controller?.signal)).then(

@@ -115,7 +115,8 @@ async function start(command: SupervisorStart): Promise<void> {
       }
       const connections = new Set<Socket>()
       forwarded.set(guestPlan.name, connections)
-      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, labReset, portReady, connections))
+      const usedThroughPort = { used: () => labReset.used(guestPlan.name), settled: labReset.settled }
+      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, usedThroughPort, portReady, connections))
       servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
       emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
     }),
@@ -130,6 +131,7 @@ async function start(command: SupervisorStart): Promise<void> {
     for (const bridge of plan.bridges) runCaptures.push({ bridge: bridge.name, path: await captures!.start(`run-${bridge.name}`, bridge.name) })
   }
   usedSinceReset = false
+  usedGuests.clear()
   emit({ type: 'ready', captures: runCaptures })
 }
 
@@ -247,7 +249,9 @@ async function saveState(guest: GuestProcess, path: string, boot: GuestBoot): Pr
 const boots = new Map<string, GuestBoot>()
 const resetPoints = new Map<string, string>()
 let usedSinceReset = true
-let resetting: Promise<{ reset: boolean; ms: number }> | undefined
+/** Guests reached since their last reset (per-test isolation resets only these). */
+const usedGuests = new Set<string>()
+let resetting: Promise<ResetResult> | undefined
 
 /** The snapshot the guest came from or was saved to; else a state saved in the run's folder now. */
 async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: GuestSnapshotSetup): Promise<void> {
@@ -264,22 +268,33 @@ async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: G
 
 const labReset: LabReset = {
   reset: resetAll,
-  used: () => (usedSinceReset = true),
+  used: (guest) => {
+    usedSinceReset = true
+    if (guest !== undefined) usedGuests.add(guest)
+  },
   settled: () => (resetting ? resetting.then(() => {}, () => {}) : Promise.resolve()),
 }
 
-/** Brings every guest back to its reset point (one reset at a time; callers during one share it). */
-function resetAll(ifUsed: boolean): Promise<{ reset: boolean; ms: number }> {
+/**
+ * Brings every guest back to its reset point, or with `onlyUsed` those used since their last
+ * reset (one reset at a time; callers during one share it).
+ */
+function resetAll(ifUsed: boolean, onlyUsed = false): Promise<ResetResult> {
   if (resetting) return resetting
-  if (ifUsed && !usedSinceReset) return Promise.resolve({ reset: false, ms: 0 })
+  if (ifUsed && !usedSinceReset) return Promise.resolve({ reset: false, ms: 0, guests: [] })
+  const targets = [...boots.values()].filter((boot) => !onlyUsed || usedGuests.has(boot.plan.name))
+  if (targets.length === 0) return Promise.resolve({ reset: false, ms: 0, guests: [] })
   resetting = (async () => {
     const started = Date.now()
-    await Promise.all([...boots.values()].map(resetGuest))
-    usedSinceReset = false
-    return { reset: true, ms: Date.now() - started }
+    await Promise.all(targets.map(resetGuest))
+    for (const boot of targets) usedGuests.delete(boot.plan.name)
+    if (!onlyUsed) usedSinceReset = false
+    return { reset: true, ms: Date.now() - started, guests: targets.map((boot) => boot.plan.name) }
   })().finally(() => (resetting = undefined))
   return resetting
 }
+
+type ResetResult = { reset: boolean; ms: number; guests: string[] }
 
 async function resetGuest(boot: GuestBoot): Promise<void> {
   const name = boot.plan.name

@@ -16,7 +16,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   // In watch mode the lab stays up between reruns; each rerun of this project's files
   // first brings every guest back to its state right after boot.
   const watching = project.vitest.config.watch
-  const lab = await startLab(config, { root, resettable: watching || config.isolation === 'per-file' })
+  const lab = await startLab(config, { root, resettable: watching || config.isolation === 'per-file' || config.isolation === 'per-test' })
   project.provide(LAB_KEY, lab.descriptor)
   if (watching) {
     // A lab gone for good leaves nothing for later reruns to test: the watch session ends, saying why.

@@ -41,7 +41,7 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
       // In watch mode, the run folders' logs, sockets and saved states are no changes to rerun for.
       const server = { watch: { ignored: [`**/${RUN_LOGS_ROOT}/**`, `**/${GUEST_NAMES_FILE}`] } }
       // Files that each reset the shared guests cannot run at the same time.
-      return { test: config.isolation === 'per-file' ? { ...test, fileParallelism: false } : test, server }
+      return { test: config.isolation === 'per-file' || config.isolation === 'per-test' ? { ...test, fileParallelism: false } : test, server }
     },
   }
   return plugin
