@@ -65,4 +65,29 @@ describe('IPv6', { timeout: 60_000 }, () => {
     await capture.stop()
     expect(await capture.count(`icmpv6.type == 128 && ipv6.dst == ${b.ip6}`)).toBe(3)
   })
+
+  test('a partition cuts IPv6 too, and healing brings it back', async () => {
+    const [a, b] = [handles.guest(names.a), handles.guest(names.b)]
+    const cut = await handles.partition([a], [b])
+    try {
+      await expect(a).not.toReach(b, { family: 6 })
+      await expect(a).not.toReach(b.ip6!)
+    } finally {
+      await cut.heal()
+    }
+    await expect(a).toReach(b, { family: 6 })
+  })
+
+  test('netem delays IPv6 traffic as it does IPv4', async () => {
+    const [a, b] = [handles.guest(names.a), handles.guest(names.b)]
+    const rtt = async () => Number(/time=([\d.]+)/.exec(await a.succeed(`ping -c 1 -W 3 ${b.ip6}`))![1])
+    const before = await rtt()
+    const link = await handles.netem(a, { delay: '150ms' })
+    try {
+      expect(await rtt()).toBeGreaterThanOrEqual(before + 140)
+    } finally {
+      await link.clear()
+    }
+    expect(await rtt()).toBeLessThan(before + 100)
+  })
 })
