@@ -77,3 +77,9 @@ test('a DHCP bridge shows its pool and MTU; a DHCP NIC is marked, a NIC with net
   expect(bridgeLines(plan.bridges[0]!)).toEqual(['lan', '10.9.0.0/24', 'bridge 10.9.0.254', 'MTU 1400', 'DHCP 10.9.0.128-10.9.0.254'])
   expect(nicLines(plan, plan.guests[0]!.nics[0]!)).toEqual(['10.9.0.128/24 (DHCP)', plan.guests[0]!.nics[0]!.mac, 'tap0', 'MTU 1400', 'netem delay 100ms'])
 })
+
+test('NICs on a bridge with VLANs show theirs (VLAN 1 for those that name none)', () => {
+  const plan = planLab({ bridges: { lan: { subnet: '10.9.0.0/24' } }, guests: { a: { bridge: 'lan', ip: '10.9.0.2', vlan: 10 }, b: { bridge: 'lan', ip: '10.9.0.3' } } })
+  expect(nicLines(plan, plan.guests[0]!.nics[0]!)).toContain('VLAN 10')
+  expect(nicLines(plan, plan.guests[1]!.nics[0]!)).toContain('VLAN 1')
+})

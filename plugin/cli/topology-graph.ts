@@ -44,6 +44,7 @@ export function nicLines(plan: LabPlan, nic: GuestPlan['nics'][number]): string[
     ...(nic.ip6 ? [`${nic.ip6}/${nic.prefix6}`] : []),
     nic.mac,
     ...(plan.network === 'namespace' ? [nic.tap] : []),
+    ...(nic.vlan !== undefined ? [`VLAN ${nic.vlan}`] : []),
     ...(nic.mtu !== undefined ? [`MTU ${nic.mtu}`] : []),
     ...(nic.netem ? [`netem ${nic.netem}`] : []),
   ]

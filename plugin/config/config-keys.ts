@@ -14,9 +14,9 @@ interface Level {
 const login: Level = { keys: { user: 'value', password: 'value' } }
 const ssh: Level = { keys: { user: 'value', password: 'value', privateKey: 'value', port: 'value' } }
 const route: Level = { keys: { to: 'value', via: 'value' } }
-const nicNotYet = { vlan: 'VLAN tags', trunk: 'VLAN trunks' }
+const nicNotYet = { trunk: 'VLAN trunks: tagged ports need 802.1Q tagging in the host kernel' }
 const netem: Level = { keys: { delay: 'value', jitter: 'value', loss: 'value', rate: 'value' } }
-const nic: Level = { keys: { bridge: 'value', ip: 'value', ip6: 'value', mac: 'value', mtu: 'value', netem }, notYet: nicNotYet }
+const nic: Level = { keys: { bridge: 'value', ip: 'value', ip6: 'value', mac: 'value', mtu: 'value', netem, vlan: 'value' }, notYet: nicNotYet }
 const bridge: Level = {
   keys: { subnet: 'value', address: 'value', mtu: 'value', dhcp: 'value', subnet6: 'value' },
 }
@@ -28,6 +28,7 @@ const guest: Level = {
     mac: 'value',
     mtu: 'value',
     netem,
+    vlan: 'value',
     nics: { ...nic, entries: 'list' },
     gateway: 'value',
     routes: { ...route, entries: 'list' },

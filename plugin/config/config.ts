@@ -32,6 +32,12 @@ export interface NicConfig {
   mtu?: number
   /** Network emulation on the NIC's egress from boot on, as `lab.netem()` applies it in a test. */
   netem?: NetemSettings
+  /**
+   * The NIC's port is an access port of this VLAN (1-4094): it exchanges frames only with
+   * ports of the same VLAN on its bridge (NICs without `vlan` on such a bridge are in VLAN 1),
+   * while the lab itself reaches every port. Frames stay untagged. Namespace mode only.
+   */
+  vlan?: number
 }
 
 export interface RouteConfig {
@@ -71,6 +77,8 @@ export interface GuestConfig {
   mtu?: number
   /** Shorthand for the one NIC's `netem`. */
   netem?: NetemSettings
+  /** Shorthand for the one NIC's `vlan`. */
+  vlan?: number
   /** Default gateway, given to the kernel's `ip=` argument. */
   gateway?: string
   /** Static routes, e.g. `[{ to: '10.2.0.0/24', via: '10.1.0.1' }]`; `via` must be on a subnet of one of the guest's NICs. */

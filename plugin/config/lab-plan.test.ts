@@ -72,7 +72,7 @@ describe('planLab', () => {
     ['a bridge MTU too small', { bridges: { br0: { subnet: '192.168.7.0/24', mtu: 100 } }, guests: { a: { bridge: 'br0', ip: '192.168.7.1' } } }, 'bridges.br0.mtu: expected an integer from 576 to 9000, got 100'],
     ["a NIC's MTU that is not an integer", { bridges: seed.bridges, guests: { a: { nics: [{ bridge: 'br0', ip: '192.168.7.1', mtu: 1400.5 }] } } }, 'guests.a.nics[0].mtu: expected an integer from 576 to 9000, got 1400.5'],
     ['a netem delay that is no time', { bridges: seed.bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', netem: { delay: '100 ms; reboot' } } } }, "guests.a.netem.delay must be milliseconds >= 0 or a time like '100ms'"],
-    ['a shorthand MTU beside nics', { bridges: seed.bridges, guests: { a: { mtu: 1400, nics: [{ bridge: 'br0', ip: '192.168.7.1' }] } } }, 'guests.a: give either bridge/ip/ip6/mac/mtu/netem or nics, not both'],
+    ['a shorthand MTU beside nics', { bridges: seed.bridges, guests: { a: { mtu: 1400, nics: [{ bridge: 'br0', ip: '192.168.7.1' }] } } }, 'guests.a: give either bridge/ip/ip6/mac/mtu/netem/vlan or nics, not both'],
   ]
   test.each(bad)('rejects %s, naming the guest and the field', (_, config, message) => {
     expect(problemsOf(config).join('\n')).toContain(message)
@@ -149,4 +149,16 @@ describe('IPv6', () => {
   test('an IPv6 address used twice is an error naming both', () => {
     expect(problemsOf({ bridges, guests: { a: { bridge: 'lan', ip: '10.9.0.1', ip6: 'fd00:9::5' }, b: { bridge: 'lan', ip: '10.9.0.2', ip6: 'fd00:9:0:0::5' } } }).join('\n')).toContain('guests.b.ip6: fd00:9::5 is already used by guests.a')
   })
+})
+
+test('a VLAN is an id from 1 to 4094, on a NIC or the shorthand, in namespace mode only; a trunk is not supported yet', () => {
+  const bridges = { br0: { subnet: '192.168.7.0/24' } }
+  expect(problemsOf({ bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', vlan: 0 } } })).toEqual(['guests.a.vlan: expected a VLAN id from 1 to 4094, got 0'])
+  expect(problemsOf({ bridges, guests: { a: { nics: [{ bridge: 'br0', ip: '192.168.7.1', vlan: 4095 }] } } })).toEqual(['guests.a.nics[0].vlan: expected a VLAN id from 1 to 4094, got 4095'])
+  expect(problemsOf({ bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', vlan: '10' as never } } })).toEqual(['guests.a.vlan: expected a VLAN id from 1 to 4094, got "10"'])
+  expect(problemsOf({ network: 'host', bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', vlan: 10 } } })).toEqual([
+    "guests.a.vlan: VLANs need the lab's own namespace (network: 'namespace'); in host mode the taps are the host's",
+  ])
+  expect(problemsOf({ bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', vlan: 10, trunk: [20] } as never } })).toContainEqual(expect.stringMatching(/^guests\.a\.trunk: not supported yet/))
+  expect(problemsOf({ bridges, guests: { a: { nics: [{ bridge: 'br0', ip: '192.168.7.1' }], vlan: 10 } } })).toEqual(['guests.a: give either bridge/ip/ip6/mac/mtu/netem/vlan or nics, not both'])
 })

@@ -45,6 +45,8 @@ export interface NicPlan {
   /** Its IPv6 address (canonical text) in the bridge's `subnet6`, and that prefix's length. */
   ip6?: string
   prefix6?: number
+  /** Its port's VLAN, when any NIC on its bridge sets one (1 for those that set none). */
+  vlan?: number
 }
 
 export interface GuestPlan {
@@ -208,6 +210,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
   const seenIps = new Map<string, string>()
   /** NICs with `ip: 'dhcp'`, in config order: their addresses are drawn from their bridge's pool once the static ones are known. */
   const dhcpNics: { nic: NicPlan; field: string }[] = []
+  /** Bridges where a NIC names a VLAN: there, every NIC's port belongs to one (1 by default). */
+  const vlanBridges = new Set<string>()
   const usedByBridge = new Map<string, Set<number>>()
   const guests: GuestPlan[] = []
   let tapIndex = 0
@@ -224,8 +228,8 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     const profile = archProfiles[arch]
 
     const shorthand = guest.bridge !== undefined || guest.ip !== undefined
-    const nicConfigs = guest.nics ?? (shorthand ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, ip6: guest.ip6, mac: guest.mac, mtu: guest.mtu, netem: guest.netem }] : [])
-    if (guest.nics && (shorthand || guest.ip6 !== undefined || guest.mac !== undefined || guest.mtu !== undefined || guest.netem !== undefined)) problems.push(`${where}: give either bridge/ip/ip6/mac/mtu/netem or nics, not both`)
+    const nicConfigs = guest.nics ?? (shorthand ? [{ bridge: guest.bridge ?? '', ip: guest.ip!, ip6: guest.ip6, mac: guest.mac, mtu: guest.mtu, netem: guest.netem, vlan: guest.vlan }] : [])
+    if (guest.nics && (shorthand || guest.ip6 !== undefined || guest.mac !== undefined || guest.mtu !== undefined || guest.netem !== undefined || guest.vlan !== undefined)) problems.push(`${where}: give either bridge/ip/ip6/mac/mtu/netem/vlan or nics, not both`)
     if (nicConfigs.length === 0) problems.push(`${where}: the guest has no NIC; give bridge and ip (or nics)`)
     const nics: NicPlan[] = []
     nicConfigs.forEach((nic, index) => {
@@ -294,6 +298,14 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
         }
       }
       const planned: NicPlan = { bridge: nic.bridge, ip: ipText, prefix: subnet.prefix, netmask: formatIpv4(maskOf(subnet.prefix)), mac, tap: `tap${tapIndex++}`, mtu, netem }
+      if (nic.vlan !== undefined) {
+        if (!Number.isInteger(nic.vlan) || nic.vlan < 1 || nic.vlan > 4094) problems.push(`${field}.vlan: expected a VLAN id from 1 to 4094, got ${JSON.stringify(nic.vlan)}`)
+        else if (network === 'host') problems.push(`${field}.vlan: VLANs need the lab's own namespace (network: 'namespace'); in host mode the taps are the host's`)
+        else {
+          planned.vlan = nic.vlan
+          vlanBridges.add(nic.bridge)
+        }
+      }
       if (nic.ip6 !== undefined) {
         const ip6 = planIp6(`${field}.ip6`, nic.ip6, nic.bridge, subnets6.get(nic.bridge), problems)
         if (ip6 !== undefined) {
@@ -443,6 +455,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       if (address === undefined) problems.push(`bridges.${name}.subnet: ${formatSubnet(subnet)} has no address left for the bridge itself; use a larger subnet`)
     }
     if (bridge.mtu !== undefined) mtuProblem(`bridges.${name}.mtu`, bridge.mtu, problems)
+    if (vlanBridges.has(name)) for (const guest of guests) for (const nic of guest.nics) if (nic.bridge === name) nic.vlan ??= 1
     const dhcp = bridge.dhcp ? dhcpPool(name, bridge.dhcp, subnet, problems) : undefined
     if (dhcp) {
       // Each DHCP NIC gets, for its MAC, the pool's first address that no static NIC and not the bridge holds.

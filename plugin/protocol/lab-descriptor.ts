@@ -13,6 +13,8 @@ export interface NicDescriptor {
   prefix6?: number
   mac: string
   tap: string
+  /** Its port's VLAN, on a bridge where NICs have VLANs. */
+  vlan?: number
 }
 
 export interface GuestDescriptor {

@@ -1,6 +1,7 @@
 import { runCommand } from '../common/run-command.js'
 import type { LabPlan } from '../config/lab-plan.js'
 import { bridgeAlias, type UndoJournal } from '../run/undo-journal.js'
+import { vlanRuleset } from './vlan-ports.js'
 
 // The lab's layer 2, created inside the supervisor's private network namespace:
 // loopback, one bridge per configured bridge (with an address, so the supervisor can
@@ -49,5 +50,14 @@ export async function createLabNetwork(plan: LabPlan, runId: string, journal: Un
   } catch (error) {
     const e = error as { stderr?: string; shortMessage?: string }
     throw new Error(`vitest-qemu: creating the lab network failed: ${e.stderr?.trim() || e.shortMessage}\ncommands:\n${commands.join('\n')}`)
+  }
+  // VLANs (namespace mode only, so the namespace takes the table along too).
+  const vlans = vlanRuleset(plan)
+  if (vlans === undefined) return
+  try {
+    await runCommand('nft', ['-f', '-'], { input: vlans })
+  } catch (error) {
+    const e = error as { stderr?: string; shortMessage?: string }
+    throw new Error(`vitest-qemu: keeping the lab's VLANs apart failed (nftables, bridge family): ${e.stderr?.trim() || e.shortMessage}\nrules:\n${vlans}`)
   }
 }
