@@ -15,7 +15,7 @@ describe('options', () => {
 
   test('an unknown option is named with the valid ones', () => {
     expect(() => parseCommandLine(spec('graph'), ['--verbose'])).toThrow('graph: unknown option --verbose; valid options: --config, --project, --format, --out, --help')
-    expect(() => parseCommandLine(spec('cleanup'), ['-x'])).toThrow('cleanup: unknown option -x; valid options: --help')
+    expect(() => parseCommandLine(spec('cleanup'), ['-x'])).toThrow('cleanup: unknown option -x; valid options: --snapshots, --help')
   })
 
   test('an option without its value, a value out of its choices, a value given to a flag', () => {

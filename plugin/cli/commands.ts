@@ -44,11 +44,20 @@ export const commands: Command[] = [
     },
   },
   {
-    spec: { name: 'cleanup', summary: 'remove what runs that died left behind (live runs are not touched)', options: {} },
-    run: async () => {
+    spec: {
+      name: 'cleanup',
+      summary: 'remove what runs that died left behind (live runs are not touched)',
+      options: { snapshots: { type: 'boolean', description: "also remove every saved guest snapshot from the cache (later runs boot cold once)" } },
+    },
+    run: async ({ values }) => {
       const { sweepDeadRuns } = await import('../lab/sweep.js')
       const { removed, kept, ignored } = await sweepDeadRuns()
       console.log(removed.length ? `removed what ${removed.length} dead run(s) left: ${removed.join(', ')}` : 'nothing to clean up')
+      if (values.snapshots === true) {
+        const [{ removeAllSnapshots }, { cacheDir }] = await Promise.all([import('../qemu/snapshot-store.js'), import('../common/cache-dir.js')])
+        const { count, bytes } = await removeAllSnapshots(cacheDir())
+        console.log(`removed ${count} snapshot(s), ${(bytes / 2 ** 20).toFixed(0)} MiB, from ${cacheDir()}/snapshots`)
+      }
       for (const line of ignored) console.log(`left alone (not recognised as a run of yours): ${line}`)
       for (const line of kept) console.error(`could not undo (run cleanup again as the run's user, with the privileges it had): ${line}`)
       return kept.length > 0 ? 1 : 0

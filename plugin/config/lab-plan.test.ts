@@ -102,7 +102,8 @@ test('snapshots and isolation are checked like every other field', () => {
     'snapshots: expected true or false, got "yes"',
     `isolation: expected 'shared', 'per-file' or 'per-test', got "per-guest"`,
   ])
-  expect(planLab({ ...seed, isolation: 'per-file' })).toMatchObject({ snapshots: false, isolation: 'per-file' })
+  expect(planLab({ ...seed, isolation: 'per-file' })).toMatchObject({ snapshots: true, isolation: 'per-file' })
+  expect(planLab({ ...seed, snapshots: false })).toMatchObject({ snapshots: false })
   expect(planLab({ ...seed, isolation: 'per-test' })).toMatchObject({ isolation: 'per-test' })
 })
 

@@ -495,5 +495,5 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
     problems.push(`isolation: expected 'shared', 'per-file' or 'per-test', got ${JSON.stringify(config.isolation)}`)
   }
   if (problems.length > 0) throw new LabConfigError(problems)
-  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier, snapshots: config.snapshots === true, isolation: config.isolation ?? 'shared' }
+  return { network, capture: config.capture === true, bridges, guests, timeoutMultiplier: multiplier, snapshots: config.snapshots !== false, isolation: config.isolation ?? 'shared' }
 }

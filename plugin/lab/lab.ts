@@ -26,7 +26,7 @@ import { undoJournalOf } from '../run/undo-actions.js'
 import { newEd25519KeyPair } from './ssh-key-pair.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 import { fileHash } from './file-hash-memo.js'
-import { snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { firstSaveNote, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { stateChecksumProblem } from '../qemu/snapshot-store.js'
 import { writeLedger } from '../run/run-ledger.js'
 import { sweepDeadRuns } from './sweep.js'
@@ -199,7 +199,11 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
       for (;;) {
         const event = await events.next(options.signal)
         if (event.type === 'progress') progress.stage(event.guest, event.stage, event.elapsedMs)
-        else if (event.type === 'snapshot-saved') progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
+        else if (event.type === 'snapshot-saved') {
+          progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
+          const note = firstSaveNote(cache)
+          if (note) progress.message(note)
+        }
         else if (event.type === 'notice') progress.message(event.message)
         else if (event.type === 'guest-ready') {
           ready.set(event.guest, event)

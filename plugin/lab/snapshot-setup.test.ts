@@ -1,6 +1,9 @@
 import { expect, test } from 'vitest'
 import { planLab } from '../config/lab-plan.js'
-import { snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { firstSaveNote, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 
 test('VITEST_QEMU_SNAPSHOTS wins over the config either way', () => {
   // '' stands for unset (undefined would mean "read this process's environment").
@@ -24,4 +27,14 @@ test('guests with storage are never snapshotted: a disk would not match the rest
     { root: '/p', fileExists: () => true },
   )
   expect(plan.guests.map(snapshotIneligibility)).toEqual([undefined, 'it has a root disk', 'its qemuArgs attach storage'])
+})
+
+test('the first save into a cache brings a one-line note on where snapshots go and how to turn them off; later saves none', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'vq-note-'))
+  try {
+    expect(firstSaveNote(cache)).toMatch(/^booted guests are saved in .*snapshots so that later runs restore them .*snapshots: false or VITEST_QEMU_SNAPSHOTS=0.*cleanup --snapshots$/)
+    expect(firstSaveNote(cache)).toBeUndefined()
+  } finally {
+    rmSync(cache, { recursive: true, force: true })
+  }
 })

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { runCommand } from '../common/run-command.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
@@ -15,6 +17,22 @@ import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
 export function snapshotsEnabled(configured: boolean, env = process.env.VITEST_QEMU_SNAPSHOTS): boolean {
   if (env === undefined || env === '') return configured
   return !['0', 'false', 'off', 'no'].includes(env.toLowerCase())
+}
+
+/**
+ * The one-line note of the first save into this cache (snapshots are on unless turned off,
+ * so a user learns once where they go and how to turn them off); undefined afterwards.
+ */
+export function firstSaveNote(cache: string): string | undefined {
+  const marker = join(cache, 'snapshots', '.first-save-noted')
+  if (existsSync(marker)) return undefined
+  try {
+    mkdirSync(join(cache, 'snapshots'), { recursive: true })
+    writeFileSync(marker, `${new Date().toISOString()}\n`)
+  } catch {
+    // A cache we cannot write to will be told about by the save itself.
+  }
+  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (32 kept, 4 GiB at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
 }
 
 /** Why a guest cannot be snapshotted, or undefined. A disk's state would not match a restored memory. */

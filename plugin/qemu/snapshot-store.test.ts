@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
-import { commitSnapshot, findSnapshot, newSnapshotDraft, pruneSnapshots, snapshotDir, snapshotKey, statePath } from './snapshot-store.js'
+import { commitSnapshot, findSnapshot, newSnapshotDraft, pruneSnapshots, removeAllSnapshots, snapshotCacheLimit, snapshotDir, snapshotKey, statePath } from './snapshot-store.js'
 
 const parts = { qemuVersion: 'QEMU emulator version 7.2.22', args: ['-m', '256'], fileHashes: { kernel: 'aa' }, extra: { console: 'ttyS0' } }
 const scratch: string[] = []
@@ -68,4 +68,30 @@ test('pruning keeps the most recently used snapshots and drops drafts of dead ru
   utimesSync(draft, old, old)
   await pruneSnapshots(join(cache, 'snapshots'), 2)
   expect(readdirSync(join(cache, 'snapshots')).sort()).toEqual([dirs[1]!, dirs[2]!].map((dir) => dir.split('/').at(-1)).sort())
+})
+
+test('pruning also keeps their total size under the limit, least recently used going first', async () => {
+  const cache = tempCache()
+  const dirs = [await saved(cache, 'a', 'x'.repeat(600)), await saved(cache, 'b', 'y'.repeat(600)), await saved(cache, 'c', 'z'.repeat(300))]
+  dirs.forEach((dir, index) => {
+    const when = new Date(Date.now() - (3 - index) * 60_000) // a oldest, c newest
+    utimesSync(dir, when, when)
+  })
+  await pruneSnapshots(join(cache, 'snapshots'), 32, 1000)
+  expect(readdirSync(join(cache, 'snapshots')).sort()).toEqual([dirs[1]!, dirs[2]!].map((dir) => dir.split('/').at(-1)).sort())
+})
+
+test('the size limit comes from VITEST_QEMU_SNAPSHOT_CACHE_MB, 4 GiB by default, and a wrong value is an error', () => {
+  expect(snapshotCacheLimit(undefined)).toBe(4096 * 2 ** 20)
+  expect(snapshotCacheLimit('512')).toBe(512 * 2 ** 20)
+  expect(() => snapshotCacheLimit('lots')).toThrow(/VITEST_QEMU_SNAPSHOT_CACHE_MB must be a whole number of MiB, got "lots"/)
+})
+
+test('removing every snapshot tells how many and how large they were', async () => {
+  const cache = tempCache()
+  await saved(cache, 'a', '1234')
+  await saved(cache, 'b', '56')
+  expect(await removeAllSnapshots(cache)).toEqual({ count: 2, bytes: 6 })
+  expect(readdirSync(join(cache, 'snapshots'))).toEqual([])
+  expect(await removeAllSnapshots(tempCache())).toEqual({ count: 0, bytes: 0 })
 })

@@ -12,6 +12,16 @@ import { join } from 'node:path'
 const FORMAT = 'vitest-qemu-snapshot-1'
 /** Snapshots kept per cache, least recently used removed first. */
 const KEEP = 32
+/** Their total size, unless VITEST_QEMU_SNAPSHOT_CACHE_MB says otherwise. */
+const DEFAULT_CACHE_MB = 4096
+
+/** The snapshots' total size limit in bytes: `VITEST_QEMU_SNAPSHOT_CACHE_MB` (a whole number of MiB), else 4 GiB. */
+export function snapshotCacheLimit(env = process.env.VITEST_QEMU_SNAPSHOT_CACHE_MB): number {
+  if (env === undefined || env.trim() === '') return DEFAULT_CACHE_MB * 2 ** 20
+  const mb = Number(env)
+  if (!Number.isInteger(mb) || mb < 0) throw new Error(`vitest-qemu: VITEST_QEMU_SNAPSHOT_CACHE_MB must be a whole number of MiB, got ${JSON.stringify(env)}`)
+  return mb * 2 ** 20
+}
 
 export interface SnapshotKeyParts {
   qemuVersion: string
@@ -115,18 +125,50 @@ export async function commitSnapshot(draft: string, dir: string, guest: string, 
   } finally {
     await rm(draft, { recursive: true, force: true })
   }
-  await pruneSnapshots(join(dir, '..'), KEEP)
+  await pruneSnapshots(join(dir, '..'), KEEP, snapshotCacheLimit())
 }
 
-export async function pruneSnapshots(root: string, keep: number): Promise<void> {
+interface StoredSnapshot {
+  name: string
+  path: string
+  /** Last restored or saved (the folder's mtime). */
+  used: number
+  bytes: number
+}
+
+async function storedSnapshots(root: string): Promise<StoredSnapshot[]> {
   const entries = await readdir(root, { withFileTypes: true }).catch(() => [])
-  const all = await Promise.all(
+  const found = await Promise.all(
     entries
       .filter((entry) => entry.isDirectory())
-      .map(async (entry) => ({ name: entry.name, path: join(root, entry.name), used: (await stat(join(root, entry.name))).mtimeMs })),
+      .map(async (entry) => {
+        const path = join(root, entry.name)
+        // A folder removed meanwhile (another run pruning) is simply not there.
+        const used = await stat(path).then((info) => info.mtimeMs, () => undefined)
+        const bytes = await stat(statePath(path)).then((info) => info.size, () => 0)
+        return used === undefined ? undefined : { name: entry.name, path, used, bytes }
+      }),
   )
+  return found.filter((entry): entry is StoredSnapshot => entry !== undefined)
+}
+
+/** Keeps the `keep` most recently used snapshots that fit in `maxBytes` together; removes the rest and stale drafts. */
+export async function pruneSnapshots(root: string, keep: number, maxBytes = Number.POSITIVE_INFINITY): Promise<void> {
+  const all = await storedSnapshots(root)
   // A draft an hour old belongs to a run that died while saving.
   const staleDrafts = all.filter((entry) => entry.name.includes('.draft-') && entry.used < Date.now() - 3_600_000)
   const snapshots = all.filter((entry) => !entry.name.includes('.draft-')).sort((a, b) => b.used - a.used)
-  for (const old of [...staleDrafts, ...snapshots.slice(keep)]) await rm(old.path, { recursive: true, force: true })
+  let total = 0
+  const evicted = snapshots.filter((entry, index) => {
+    total += entry.bytes
+    return index >= keep || total > maxBytes
+  })
+  for (const old of [...staleDrafts, ...evicted]) await rm(old.path, { recursive: true, force: true })
+}
+
+/** Removes every snapshot of the cache (`vitest-qemu cleanup --snapshots`); a run restoring one meanwhile keeps its open state and boots cold at its next reset. */
+export async function removeAllSnapshots(cache: string): Promise<{ count: number; bytes: number }> {
+  const all = await storedSnapshots(join(cache, 'snapshots'))
+  for (const entry of all) await rm(entry.path, { recursive: true, force: true })
+  return { count: all.filter((entry) => !entry.name.includes('.draft-')).length, bytes: all.reduce((sum, entry) => sum + entry.bytes, 0) }
 }
