@@ -1,8 +1,11 @@
 // The first part of npm run bench [-- --rounds 5]: the plugin against the seed recipe done by hand.
 // Alternates, in one run, (a) bench/baseline-seed.sh (bridge, taps, two guests with the
-// same images and QEMU flags, wait for their shells, a ping each way, teardown) and (b)
-// `vitest run` of the seed scenario with the plugin; prints medians, the ratio b/a and
-// the plugin's boot stages; writes bench/results/seed-overhead.json and .svg.
+// same images and QEMU flags, wait for their shells, a ping each way, teardown), (b)
+// `vitest run` of the seed scenario with the plugin, booting cold (snapshots off), (c) a
+// bare `vitest run` of one trivial test without any lab (Vitest's own floor) and (d) the
+// seed scenario with default settings on a second run (restored from the snapshots a
+// first run saved). Prints medians, the ratios b/a, (b-c)/a and d/a, and the plugin's
+// boot stages; writes bench/results/seed-overhead.json and .svg.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -26,31 +29,33 @@ function timed(command, args, env = {}) {
 
 const baseline = []
 const plugin = []
+const bare = []
 const stages = []
+const cold = { VITEST_QEMU_SNAPSHOTS: '0' }
+// Default settings: snapshots on, whatever the calling shell says.
+const defaults = { VITEST_QEMU_SNAPSHOTS: '' }
+const seedRun = (env) => timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-seed'], env)
+// The first run with default settings saves the snapshots the second runs restore.
+seedRun(defaults)
+const restoredReady = []
+const restoredTotal = []
 for (let round = 1; round <= rounds; round++) {
   baseline.push(timed('bash', ['bench/baseline-seed.sh', image.kernel, image.initrd]).ms)
-  const run = timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-seed'])
+  const run = seedRun(cold)
   plugin.push(run.ms)
   const stage = {}
   for (const match of run.output.matchAll(/(guest[AB]): (qemu|console|restore|shell|ssh) ready after ([\d.]+) s/g)) stage[`${match[1]} ${match[2]}`] = Number(match[3]) * 1000
   const ready = /lab ready in ([\d.]+) s/.exec(run.output)
   if (ready) stage['lab ready'] = Number(ready[1]) * 1000
   stages.push(stage)
-  console.log(`round ${round}/${rounds}: baseline ${(baseline.at(-1) / 1000).toFixed(2)} s, plugin ${(plugin.at(-1) / 1000).toFixed(2)} s`)
-}
-
-// Snapshots, in the same run: the seed lab's time to ready when it boots cold (the rounds
-// above) and when restored from snapshots (saved by one more run first).
-const snapshotEnv = { VITEST_QEMU_SNAPSHOTS: '1' }
-timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-seed'], snapshotEnv)
-const restoredReady = []
-const restoredTotal = []
-for (let round = 1; round <= rounds; round++) {
-  const run = timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-seed'], snapshotEnv)
-  if (!/guest[AB]\s+restored/.test(run.output) || /guest[AB]\s+cold/.test(run.output)) throw new Error(`the guests were not restored from their snapshots:\n${run.output}`)
-  restoredReady.push(Number(/lab ready in ([\d.]+) s/.exec(run.output)[1]) * 1000)
-  restoredTotal.push(run.ms)
-  console.log(`snapshot round ${round}/${rounds}: lab ready in ${(restoredReady.at(-1) / 1000).toFixed(2)} s, command ${(run.ms / 1000).toFixed(2)} s`)
+  bare.push(timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-bare']).ms)
+  const second = seedRun(defaults)
+  if (!/guest[AB]\s+restored/.test(second.output) || /guest[AB]\s+cold/.test(second.output)) throw new Error(`the guests were not restored from their snapshots:\n${second.output}`)
+  restoredReady.push(Number(/lab ready in ([\d.]+) s/.exec(second.output)[1]) * 1000)
+  restoredTotal.push(second.ms)
+  console.log(
+    `round ${round}/${rounds}: by hand ${(baseline.at(-1) / 1000).toFixed(2)} s, plugin cold ${(plugin.at(-1) / 1000).toFixed(2)} s, bare vitest ${(bare.at(-1) / 1000).toFixed(2)} s, second run ${(second.ms / 1000).toFixed(2)} s (lab ready ${(restoredReady.at(-1) / 1000).toFixed(2)} s)`,
+  )
 }
 const coldReady = median(stages.map((stage) => stage['lab ready']))
 
@@ -64,15 +69,21 @@ const summary = {
     samplesMs: { restoredReady, restoredTotal },
   },
   rounds,
-  medianMs: { baseline: median(baseline), plugin: median(plugin) },
+  medianMs: { baseline: median(baseline), plugin: median(plugin), bare: median(bare), secondRun: median(restoredTotal) },
   ratio: median(plugin) / median(baseline),
-  samplesMs: { baseline, plugin },
+  /** What the plugin adds to Vitest's own floor, against the recipe by hand. */
+  overVitestFloorRatio: (median(plugin) - median(bare)) / median(baseline),
+  secondRunRatio: median(restoredTotal) / median(baseline),
+  samplesMs: { baseline, plugin, bare, secondRun: restoredTotal },
   pluginStagesMedianMs: Object.fromEntries(Object.keys(stages[0] ?? {}).map((key) => [key, median(stages.map((stage) => stage[key]).filter((value) => value !== undefined))])),
 }
 console.log(`\nseed scenario, command to green, median of ${rounds} (alternating):`)
 console.log(`  baseline (by hand)  ${(summary.medianMs.baseline / 1000).toFixed(2)} s`)
 console.log(`  plugin (vitest run) ${(summary.medianMs.plugin / 1000).toFixed(2)} s`)
 console.log(`  ratio plugin / baseline ${summary.ratio.toFixed(2)}`)
+console.log(`  bare vitest run, one trivial test, no lab ${(summary.medianMs.bare / 1000).toFixed(2)} s`)
+console.log(`  cold overhead over Vitest's floor: (plugin - bare) / baseline ${summary.overVitestFloorRatio.toFixed(2)}`)
+console.log(`  second run, default settings (restored): ${(summary.medianMs.secondRun / 1000).toFixed(2)} s, ratio to baseline ${summary.secondRunRatio.toFixed(2)}`)
 console.log(`snapshots: seed lab ready in ${(summary.snapshots.restoredReadyMedianMs / 1000).toFixed(2)} s restored vs ${(coldReady / 1000).toFixed(2)} s cold: ratio ${summary.snapshots.readyRatio.toFixed(2)}; command to green ${(summary.snapshots.restoredCommandMedianMs / 1000).toFixed(2)} s`)
 console.log('plugin boot stages (median ms since QEMU started; lab ready since setup began):')
 for (const [key, value] of Object.entries(summary.pluginStagesMedianMs)) console.log(`  ${key.padEnd(16)} ${Math.round(value)}`)
