@@ -6,7 +6,9 @@
 // which counts in full the pages all QEMUs share (QEMU's binary and libraries, the
 // kernel image), and its peak proportional share (PSS from /proc/PID/smaps_rollup,
 // sampled every 200 ms from boot to stop), which splits shared pages among their users:
-// what one more guest costs the host. Prints a table; writes bench/results/scale.json and scale.svg.
+// what one more guest costs the host. Each N boots cold (snapshots off); the largest N then
+// runs twice more with default settings: once to save the snapshots, then the measured
+// second run, restored from them. Prints a table; writes bench/results/scale.json and scale.svg.
 import { readdirSync, readFileSync, readlinkSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,10 +39,10 @@ function statusKib(pid, field) {
 
 const memAvailableKib = () => Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1])
 
-function labConfig(n) {
+function labConfig(n, snapshots) {
   const guests = {}
   for (let i = 1; i <= n; i++) guests[`g${String(i).padStart(2, '0')}`] = { bridge: 'br0', ip: `${NET}.${i}` }
-  return { bridges: { br0: { subnet: `${NET}.0/24` } }, guests, timeoutMultiplier: TIMEOUT_MULTIPLIER }
+  return { bridges: { br0: { subnet: `${NET}.0/24` } }, guests, timeoutMultiplier: TIMEOUT_MULTIPLIER, ...(snapshots ? {} : { snapshots: false }) }
 }
 
 // One command per guest: ping each other guest once, print the addresses that did not answer.
@@ -87,11 +89,11 @@ function samplePss() {
 }
 
 let running
-async function measure(n) {
+async function measure(n, { snapshots = false } = {}) {
   const availableBefore = memAvailableKib()
   const pss = samplePss()
   const started = performance.now()
-  running = await startLab(labConfig(n), { root, signal: AbortSignal.timeout(START_TIMEOUT_MS) })
+  running = await startLab(labConfig(n, snapshots), { root, signal: AbortSignal.timeout(START_TIMEOUT_MS) })
   const labReadyMs = performance.now() - started
   const lab = attachLab(running.descriptor)
   try {
@@ -122,7 +124,7 @@ async function measure(n) {
       const kib = Object.fromEntries(['VmHWM', 'VmRSS', 'RssAnon', 'RssFile', 'RssShmem'].map((field) => [field, statusKib(guest.qemuPid, field)]))
       const pssPeakKib = pssPeaks.get(guest.qemuPid)
       if (!pssPeakKib) throw new Error(`${guest.name}: its QEMU (pid ${guest.qemuPid}) was never sampled`)
-      return { name: guest.name, pid: guest.qemuPid, exe, pssPeakKib, vmHwmKib: kib.VmHWM, vmRssKib: kib.VmRSS, rssAnonKib: kib.RssAnon, rssFileKib: kib.RssFile, rssShmemKib: kib.RssShmem, sshReadyMs: guest.bootStages.ssh }
+      return { name: guest.name, pid: guest.qemuPid, exe, pssPeakKib, vmHwmKib: kib.VmHWM, vmRssKib: kib.VmRSS, rssAnonKib: kib.RssAnon, rssFileKib: kib.RssFile, rssShmemKib: kib.RssShmem, sshReadyMs: guest.bootStages.ssh, booted: guest.booted }
     })
     const availableDropKib = availableBefore - memAvailableKib()
     const peaks = perGuest.map((guest) => mib(guest.vmHwmKib))
@@ -163,6 +165,18 @@ for (const n of sizes) {
   console.log(`${n} guests: ${result.green ? 'mesh verified' : `mesh FAILED (${failed})`} after ${(result.timeToGreenMs / 1000).toFixed(1)} s; per guest peak RSS ${result.peakMibPerGuest.max.toFixed(0)} MiB, peak PSS ${result.peakPssMibPerGuest.max.toFixed(0)} MiB`)
 }
 
+// The second run with default settings (snapshots on) of the largest lab.
+const largest = Math.max(...sizes)
+console.log(`\n== ${largest} guests, default settings: a first run saves the snapshots`)
+await measure(largest, { snapshots: true })
+const second = await measure(largest, { snapshots: true })
+{
+  const restored = second.guests.filter((guest) => guest.booted === 'restored').length
+  if (restored !== largest) console.log(`note: only ${restored} of ${largest} guests were restored`)
+  const failed = second.failures.map((failure) => `${failure.from}->${failure.to}`).join(', ')
+  console.log(`${largest} guests, second run: ${second.green ? 'mesh verified' : `mesh FAILED (${failed})`} after ${(second.timeToGreenMs / 1000).toFixed(1)} s (lab ready ${(second.labReadyMs / 1000).toFixed(1)} s); per guest peak PSS ${second.peakPssMibPerGuest.max.toFixed(0)} MiB (median ${second.peakPssMibPerGuest.median.toFixed(0)})`)
+}
+
 const fixed = (value, digits = 1) => value.toFixed(digits)
 const rows = [
   ['N', 'green', 'time to green s', 'lab ready s', 'mesh s', 'peak PSS MiB/guest max', 'median', 'peak RSS MiB/guest max', 'median', 'host MemAvailable drop MiB'],
@@ -176,7 +190,7 @@ for (const r of results) for (const failure of r.failures) console.log(`  N=${r.
 const out = join(root, 'bench', 'results')
 mkdirSync(out, { recursive: true })
 const qemu = results[0]?.guests[0]?.exe
-writeFileSync(join(out, 'scale.json'), `${JSON.stringify({ date: new Date().toISOString(), qemu, timeoutMultiplier: TIMEOUT_MULTIPLIER, results }, null, 2)}\n`)
+writeFileSync(join(out, 'scale.json'), `${JSON.stringify({ date: new Date().toISOString(), qemu, timeoutMultiplier: TIMEOUT_MULTIPLIER, results, secondRun: second }, null, 2)}\n`)
 writeFileSync(join(out, 'scale.svg'), chart(results))
 console.log(`\nwrote ${join('bench', 'results', 'scale.json')} and .svg`)
 
