@@ -50,6 +50,23 @@ async function migrationDone(qmp: QmpClient, deadline: number, what: string): Pr
 }
 
 /**
+ * Waits (up to about 3 s) until the guest holds no TCP connection on `port` other than
+ * its listener and TIME_WAIT: the readiness check's SSH session has just been closed, and
+ * a state saved while the guest's side still closes it would, in every later run, send
+ * its FIN to a bridge that no longer knows it (stray packets in every capture).
+ */
+export async function waitForClosedConnections(console: SerialConsole, port: number, timeoutMs: number): Promise<void> {
+  await console.exec(closedConnectionsCommand(port), timeoutMs)
+}
+
+/** A shell loop over /proc/net/tcp{,6}: a local `port` in any state but LISTEN (0A) or TIME_WAIT (06). */
+export function closedConnectionsCommand(port: number): string {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  const busy = `':${hex} [0-9A-F]+:[0-9A-F]{4} 0[1-57-9B]'`
+  return `i=0; while [ $i -lt 30 ] && cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qE ${busy}; do sleep 0.1; i=$((i+1)); done; true`
+}
+
+/**
  * A guest that was paused or restored has a clock from the past and the entropy pool
  * of every other copy of the same snapshot: set the clock to the host's and stir fresh
  * randomness into the pool. The kernel's generator takes it up at its next reseed (a

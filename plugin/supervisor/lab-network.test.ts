@@ -6,7 +6,7 @@ const config = { bridges: { br0: { subnet: '10.9.0.0/24' } }, guests: { a: { bri
 
 test("in host mode each bridge gets the run's alias right after it is made, so only this run's bridge is ever deleted", () => {
   expect(networkCommands(planLab({ ...config, network: 'host' }), '0a1b2c3d')).toEqual([
-    'link add name br0 type bridge',
+    'link add name br0 type bridge mcast_snooping 0',
     'link set dev br0 alias vitest-qemu:0a1b2c3d',
     'addr add 10.9.0.254/24 dev br0',
     'link set dev br0 up',

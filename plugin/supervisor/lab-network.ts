@@ -16,7 +16,9 @@ export function networkCommands(plan: LabPlan, runId: string): string[] {
   const host = plan.network === 'host'
   const lines = host ? [] : ['link set lo up']
   for (const bridge of plan.bridges) {
-    lines.push(`link add name ${bridge.name} type bridge`)
+    // No IGMP/MLD snooping: multicast is flooded like a plain switch's, and the bridge sends
+    // no membership reports of its own into the captures (it joins 224.0.0.106 to snoop).
+    lines.push(`link add name ${bridge.name} type bridge mcast_snooping 0`)
     if (host) lines.push(`link set dev ${bridge.name} alias ${bridgeAlias(runId)}`)
     lines.push(`addr add ${bridge.address}/${bridge.prefix} dev ${bridge.name}`)
     // nodad: usable at once, not after duplicate address detection's second or two.

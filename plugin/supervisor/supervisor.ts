@@ -6,7 +6,7 @@ import { createLabNetwork } from './lab-network.js'
 import { UndoJournal } from '../run/undo-journal.js'
 import { undoAll } from '../run/undo-actions.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
-import { bringToPresent, saveGuestState } from './guest-snapshot.js'
+import { bringToPresent, saveGuestState, waitForClosedConnections } from './guest-snapshot.js'
 import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-store.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
@@ -241,6 +241,7 @@ async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, b
 
 async function saveState(guest: GuestProcess, path: string, boot: GuestBoot): Promise<void> {
   const timeout = timeoutsFor(boot).restore
+  if (guest.plan.ssh) await waitForClosedConnections(guest.console, guest.plan.ssh.port ?? 22, timeout)
   await saveGuestState(guest.qmp, path, Date.now() + timeout)
   await bringToPresent(guest.console, timeout)
 }
