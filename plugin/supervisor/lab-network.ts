@@ -1,5 +1,6 @@
 import { runCommand } from '../common/run-command.js'
 import type { LabPlan } from '../config/lab-plan.js'
+import { deriveMac } from '../config/mac.js'
 import { bridgeAlias, type UndoJournal } from '../run/undo-journal.js'
 import { vlanRuleset } from './vlan-ports.js'
 
@@ -18,7 +19,9 @@ export function networkCommands(plan: LabPlan, runId: string): string[] {
   for (const bridge of plan.bridges) {
     // No IGMP/MLD snooping: multicast is flooded like a plain switch's, and the bridge sends
     // no membership reports of its own into the captures (it joins 224.0.0.106 to snoop).
-    lines.push(`link add name ${bridge.name} type bridge mcast_snooping 0`)
+    // A MAC of its own, the same in every run of this config: a guest restored from a snapshot
+    // still holds the bridge's address in its ARP cache (else it would follow its lowest port's).
+    lines.push(`link add name ${bridge.name} address ${deriveMac(`bridge ${bridge.subnet}`, bridge.prefix)} type bridge mcast_snooping 0`)
     if (host) lines.push(`link set dev ${bridge.name} alias ${bridgeAlias(runId)}`)
     lines.push(`addr add ${bridge.address}/${bridge.prefix} dev ${bridge.name}`)
     // nodad: usable at once, not after duplicate address detection's second or two.
