@@ -62,12 +62,30 @@ export interface StartedLab {
   stop(): Promise<void>
 }
 
+/**
+ * A lab whose guests are booting: the supervisor runs and QEMU starts. `descriptor` already
+ * holds every address, socket and path; what only the boot tells (QEMU's pid, the boot
+ * stages, cold or restored) comes with `ready`'s lab, which rejects with the boot's error
+ * (everything started is gone by then).
+ */
+export interface LaunchedLab {
+  readonly descriptor: LabDescriptor
+  readonly ready: Promise<StartedLab>
+  /** Stops the lab, booting or booted. */
+  stop(): Promise<void>
+}
+
 const log = debug('lab')
 /** The longest path a unix socket takes (sun_path, less its terminating NUL). */
 const MAX_SOCKET_PATH = 107
 const SUPERVISOR = fileURLToPath(new URL('../supervisor/supervisor.js', import.meta.url))
 
 export async function startLab(config: LabConfig, options: StartLabOptions = {}): Promise<StartedLab> {
+  return (await launchLab(config, options)).ready
+}
+
+/** Starts the lab and resolves once its guests are booting (not booted: see `ready`). */
+export async function launchLab(config: LabConfig, options: StartLabOptions = {}): Promise<LaunchedLab> {
   const root = options.root ?? process.cwd()
   const started = Date.now()
   const phase = (name: string) => log(`${name} after ${Date.now() - started} ms`)
@@ -193,40 +211,14 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
     const ready = new Map<string, Extract<SupervisorEvent, { type: 'guest-ready' }>>()
     let captures: { bridge: string; path: string }[] = []
-    const progress = new BootProgress(plan.guests.map((guest) => guest.name))
-    let labReady = false
-    try {
-      for (;;) {
-        const event = await events.next(options.signal)
-        if (event.type === 'progress') progress.stage(event.guest, event.stage, event.elapsedMs)
-        else if (event.type === 'snapshot-saved') {
-          progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
-          const note = firstSaveNote(cache)
-          if (note) progress.message(note)
-        }
-        else if (event.type === 'notice') progress.message(event.message)
-        else if (event.type === 'guest-ready') {
-          ready.set(event.guest, event)
-          progress.ready(event.guest, event.booted)
-        } else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
-        else if (event.type === 'ready') {
-          captures = event.captures
-          labReady = true
-          break
-        }
-      }
-    } finally {
-      progress.finish(labReady, started)
-    }
-
-    const descriptor: LabDescriptor = {
+    const describe = (): LabDescriptor => ({
       runId,
       runDir,
       logDir,
       controlSocket,
       network: plan.network,
       isolation: plan.isolation,
-      supervisorPid: supervisor.pid!,
+      supervisorPid: supervisor!.pid!,
       bridges: plan.bridges.map((bridge) => ({ name: bridge.name, subnet: bridge.subnet, address: bridge.address, subnet6: bridge.subnet6, address6: bridge.address6 })),
       captures,
       guests: plan.guests.map((guest): GuestDescriptor => {
@@ -251,35 +243,79 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
           booted: ready.get(guest.name)?.booted ?? 'cold',
         }
       }),
-    }
-    const running = supervisor
-    let stopped: Promise<void> | undefined
-    const afterBoot = followAfterBoot(events)
-    // One reset at a time: the supervisor answers them in order.
-    let resetting: Promise<unknown> = Promise.resolve()
-    const beginReset = (): Promise<{ done: Promise<number> }> => {
-      if (!options.resettable) return Promise.reject(new Error('vitest-qemu: this lab was not started resettable'))
-      const begun = resetting.catch(() => {}).then(async () => {
-        const answers = afterBoot.expectReset()
-        running.stdin!.write(`${JSON.stringify({ type: 'reset' })}\n`)
-        await answers.started
-        return { done: answers.done }
-      })
-      resetting = begun.then(({ done }) => done)
-      resetting.catch(() => {})
-      return begun
-    }
-    return {
-      descriptor,
-      logDir,
-      beginReset,
-      onUnexpectedExit: (listener) => {
-        running.once('exit', (code, signal) => {
-          if (!stopped) listener(`the supervisor exited (${signal ?? `code ${code}`})`)
+    })
+    const booting = describe()
+    const whenReady = (async (): Promise<StartedLab> => {
+      const progress = new BootProgress(plan.guests.map((guest) => guest.name))
+      let labReady = false
+      try {
+        for (;;) {
+          const event = await events.next(options.signal)
+          if (event.type === 'progress') progress.stage(event.guest, event.stage, event.elapsedMs)
+          else if (event.type === 'snapshot-saved') {
+            progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
+            const note = firstSaveNote(cache)
+            if (note) progress.message(note)
+          } else if (event.type === 'notice') progress.message(event.message)
+          else if (event.type === 'guest-ready') {
+            ready.set(event.guest, event)
+            progress.ready(event.guest, event.booted)
+          } else if (event.type === 'failed') throw new Error(`vitest-qemu: the lab did not come up:\n${event.message}`)
+          else if (event.type === 'ready') {
+            captures = event.captures
+            labReady = true
+            break
+          }
+        }
+      } finally {
+        progress.finish(labReady, started)
+      }
+
+      const descriptor = describe()
+      const running = supervisor!
+      let stopped: Promise<void> | undefined
+      const afterBoot = followAfterBoot(events)
+      // One reset at a time: the supervisor answers them in order.
+      let resetting: Promise<unknown> = Promise.resolve()
+      const beginReset = (): Promise<{ done: Promise<number> }> => {
+        if (!options.resettable) return Promise.reject(new Error('vitest-qemu: this lab was not started resettable'))
+        const begun = resetting.catch(() => {}).then(async () => {
+          const answers = afterBoot.expectReset()
+          running.stdin!.write(`${JSON.stringify({ type: 'reset' })}\n`)
+          await answers.started
+          return { done: answers.done }
         })
+        resetting = begun.then(({ done }) => done)
+        resetting.catch(() => {})
+        return begun
+      }
+      return {
+        descriptor,
+        logDir,
+        beginReset,
+        onUnexpectedExit: (listener) => {
+          running.once('exit', (code, signal) => {
+            if (!stopped) listener(`the supervisor exited (${signal ?? `code ${code}`})`)
+          })
+        },
+        reset: async () => (await beginReset()).done,
+        stop: () => (stopped ??= stopSupervisor(running).finally(() => Promise.all([removeRunFolder(runDir, runId), releaseLogDir(logDir)]).then(() => {}))),
+      }
+    })().catch(async (error: unknown) => {
+      await cleanupOnFailure()
+      throw error
+    })
+    let settled = false
+    whenReady.then(() => (settled = true), () => (settled = true))
+    return {
+      descriptor: booting,
+      ready: whenReady,
+      stop: async () => {
+        // Booting: the supervisor ends its QEMUs, and the boot's failure cleans up the rest.
+        if (!settled && supervisor) await stopSupervisor(supervisor)
+        const lab = await whenReady.catch(() => undefined)
+        await lab?.stop()
       },
-      reset: async () => (await beginReset()).done,
-      stop: () => (stopped ??= stopSupervisor(running).finally(() => Promise.all([removeRunFolder(runDir, runId), releaseLogDir(logDir)]).then(() => {}))),
     }
   } catch (error) {
     await cleanupOnFailure()

@@ -1,14 +1,22 @@
+import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { keepLabIfFailed, keepMode } from './keep-on-failure.js'
-import { startLab } from '../lab/lab.js'
+import { launchLab, type StartedLab } from '../lab/lab.js'
+import { admitBoot } from '../lab/boot-gate.js'
 import { info, seconds } from '../common/log.js'
-import { CONFIG_KEY, LAB_KEY } from '../protocol/provided-context.js'
+import { writeLabOutcome } from '../protocol/lab-readiness.js'
+import { CONFIG_KEY, LAB_KEY, LAB_READY_KEY } from '../protocol/provided-context.js'
 
-// Vitest's global setup (main process): boots the lab once for the run and tells
-// the workers where it is. The teardown it returns stops it; if Vitest dies without
-// teardown, the supervisor cleans up on its own when its pipe closes. Node loads this
-// module once for every project that has a lab, so each setup keeps its lab in its own
-// closure, never in this module.
+// Vitest's global setup (main process): starts the lab for the run and tells the workers
+// where it is. It returns once the guests are booting: Vitest starts its workers meanwhile
+// (their first test file waits for the lab: protocol/lab-readiness.ts), and the next
+// project's lab starts booting too. The teardown it returns stops it; if Vitest dies
+// without teardown, the supervisor cleans up on its own when its pipe closes. Node loads
+// this module once for every project that has a lab, so each setup keeps its lab in its
+// own closure, never in this module.
+
+/** How long a worker waits for the outcome at most: the boot's own timeouts end it long before. */
+const READY_WAIT_MS = 30 * 60_000
 
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   keepMode(process.env.VITEST_QEMU_KEEP) // a misspelt value fails before anything boots
@@ -16,30 +24,61 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   // In watch mode the lab stays up between reruns; each rerun of this project's files
   // first brings every guest back to its state right after boot.
   const watching = project.vitest.config.watch
-  const lab = await startLab(config, { root, resettable: watching || config.isolation === 'per-file' || config.isolation === 'per-test' })
-  project.provide(LAB_KEY, lab.descriptor)
-  if (watching) {
-    // A lab gone for good leaves nothing for later reruns to test: the watch session ends, saying why.
-    lab.onUnexpectedExit((reason) => {
-      info(`the lab of project ${project.name || '(root)'} is gone (${reason}); ending the watch session`)
+  // Several labs boot at once only while the machine has the memory for them.
+  const admitted = await admitBoot(config)
+  let launched
+  try {
+    launched = await launchLab(config, { root, resettable: watching || config.isolation === 'per-file' || config.isolation === 'per-test' })
+  } catch (error) {
+    admitted.release()
+    throw error
+  }
+  const readiness = { file: join(launched.descriptor.logDir, 'lab-outcome.json'), by: Date.now() + READY_WAIT_MS * (config.timeoutMultiplier ?? 1) }
+  project.provide(LAB_KEY, launched.descriptor)
+  project.provide(LAB_READY_KEY, readiness)
+  const ready: Promise<StartedLab | undefined> = launched.ready.then(
+    async (lab) => {
+      await writeLabOutcome(readiness.file, { ready: lab.descriptor })
+      return lab
+    },
+    async (error: Error) => {
+      await writeLabOutcome(readiness.file, { failed: error.message })
       process.exitCode = 1
-      void project.vitest.close().finally(() => process.exit(1))
-    })
-    project.onTestsRerun(async (specifications) => {
-      if (!specifications.some((specification) => specification.project.name === project.name)) return
-      // The workers start meanwhile; their first request to the lab waits for the reset.
-      const { done } = await lab.beginReset()
-      done.then(
-        (ms) => info(`guests reset for the rerun in ${seconds(ms)}`),
-        (error: Error) => info(error.message),
-      )
+      return undefined
+    },
+  )
+  let settled = false
+  void ready.finally(() => {
+    settled = true
+    admitted.release()
+  })
+  if (watching) {
+    void ready.then((lab) => {
+      if (!lab) return
+      // A lab gone for good leaves nothing for later reruns to test: the watch session ends, saying why.
+      lab.onUnexpectedExit((reason) => {
+        info(`the lab of project ${project.name || '(root)'} is gone (${reason}); ending the watch session`)
+        process.exitCode = 1
+        void project.vitest.close().finally(() => process.exit(1))
+      })
+      project.onTestsRerun(async (specifications) => {
+        if (!specifications.some((specification) => specification.project.name === project.name)) return
+        // The workers start meanwhile; their first request to the lab waits for the reset.
+        const { done } = await lab.beginReset()
+        done.then(
+          (ms) => info(`guests reset for the rerun in ${seconds(ms)}`),
+          (error: Error) => info(error.message),
+        )
+      })
     })
   }
   return async () => {
+    // Interrupted while booting: stopped at once, without waiting for the boot.
+    const lab = settled ? await ready : undefined
     try {
-      await keepLabIfFailed(lab, project)
+      if (lab) await keepLabIfFailed(lab, project)
     } finally {
-      await lab.stop()
+      await launched.stop()
     }
   }
 }
