@@ -149,3 +149,16 @@ describe('IPv6', () => {
     expect(problemsOf({ bridges, guests: { a: { bridge: 'lan', ip: '10.9.0.1', ip6: 'fd00:9::5' }, b: { bridge: 'lan', ip: '10.9.0.2', ip6: 'fd00:9:0:0::5' } } }).join('\n')).toContain('guests.b.ip6: fd00:9::5 is already used by guests.a')
   })
 })
+
+test("a default guest's memory: 128 MiB, 192 for riscv64 (its generic kernel and larger initramfs), 256 with an own kernel, or as given", () => {
+  const plan = planLab({
+    bridges: { lan: { subnet: '10.8.0.0/24' } },
+    guests: {
+      x: { bridge: 'lan', ip: '10.8.0.1' },
+      rv: { bridge: 'lan', ip: '10.8.0.2', arch: 'riscv64' },
+      own: { bridge: 'lan', ip: '10.8.0.3', arch: 'riscv64', kernel: 'Image' },
+      given: { bridge: 'lan', ip: '10.8.0.4', arch: 'riscv64', memory: 160 },
+    },
+  }, { root: '/project', fileExists: () => true })
+  expect(plan.guests.map((guest) => [guest.name, guest.memory])).toEqual([['x', 128], ['rv', 192], ['own', 256], ['given', 160]])
+})
