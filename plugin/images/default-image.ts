@@ -21,22 +21,29 @@ const modules = ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_rng', 'virtio
 const packages = ['busybox-static', 'dropbear-bin', 'iproute2']
 const programs = ['bin/busybox', 'usr/sbin/dropbear', 'usr/bin/dropbearkey', 'sbin/tc']
 
+// Each architecture's Debian release: Debian 12 (bookworm) where it has a port, Debian 13
+// (trixie) for riscv64, which Debian 12 lacks. Debian has no riscv64 cloud kernel flavour.
 const recipes: Partial<Record<Arch, Recipe>> = {
-  x86_64: { kernelPackage: 'linux-image-cloud-amd64', packages, programs, modules, pvh: true },
-  i386: { kernelPackage: 'linux-image-686', packages, programs, modules },
-  aarch64: { kernelPackage: 'linux-image-cloud-arm64', packages, programs, modules },
-  arm: { kernelPackage: 'linux-image-armmp', packages, programs, modules },
+  x86_64: { release: 'bookworm', kernelPackage: 'linux-image-cloud-amd64', packages, programs, modules, pvh: true },
+  i386: { release: 'bookworm', kernelPackage: 'linux-image-686', packages, programs, modules },
+  aarch64: { release: 'bookworm', kernelPackage: 'linux-image-cloud-arm64', packages, programs, modules },
+  arm: { release: 'bookworm', kernelPackage: 'linux-image-armmp', packages, programs, modules },
+  riscv64: { release: 'trixie', kernelPackage: 'linux-image-riscv64', packages, programs, modules },
+}
+
+/**
+ * VITEST_QEMU_DEBIAN_RELEASE builds (and boots) every default image from that Debian
+ * release instead of its architecture's own, e.g. to compare trixie with bookworm; the
+ * image cache keeps one build per release.
+ */
+function recipeOf(arch: Arch): Recipe | undefined {
+  const recipe = recipes[arch]
+  const release = process.env.VITEST_QEMU_DEBIAN_RELEASE
+  return recipe && release ? { ...recipe, release } : recipe
 }
 
 /** Why an architecture has no default image, and what to do instead. */
 export function noDefaultImageReason(arch: Arch): string {
-  if (arch === 'riscv64') {
-    return (
-      'riscv64: there is no default image: Debian 12 has no riscv64 port, and the riscv64 package index of Debian 13 ' +
-      'could not be downloaded from the configured mirror (size mismatch). Give the guest your own kernel and initrd ' +
-      "instead, e.g. { arch: 'riscv64', kernel: 'Image', initrd: 'rootfs.cpio.gz' } (a Buildroot qemu_riscv64_virt_defconfig build gives both)"
-    )
-  }
   return `${arch}: there is no default image; give the guest a kernel (and initrd or rootfs)`
 }
 
@@ -57,7 +64,7 @@ export interface DefaultImage {
 }
 
 export function defaultImageKey(arch: Arch): string {
-  const recipe = recipes[arch]
+  const recipe = recipeOf(arch)
   return createHash('sha256')
     .update(JSON.stringify({ RECIPE_VERSION, arch, recipe, initStage1, initStage2, agentScript, etcFiles }))
     .digest('hex')
@@ -72,7 +79,7 @@ export function defaultImagePaths(arch: Arch, cache = cacheDir()): DefaultImage 
 }
 
 export function hasDefaultImage(arch: Arch): boolean {
-  return recipes[arch] !== undefined
+  return recipeOf(arch) !== undefined
 }
 
 /** Returns the cached default image of `arch`, building it first when missing. */
@@ -82,7 +89,7 @@ export async function ensureDefaultImage(arch: Arch, cache = cacheDir()): Promis
     await markUsed(image)
     return image
   }
-  const recipe = recipes[arch]
+  const recipe = recipeOf(arch)
   if (!recipe) throw new Error(`vitest-qemu: ${noDefaultImageReason(arch)}`)
   await mkdir(dirname(image.dir), { recursive: true })
   // A build on a full disk would leave apt retrying for ever: it does not start without room.

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, realpath, stat, writeFile } from 'node:fs/promises'
+import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { execa } from './lazy-execa.js'
 import { archProfiles } from '../config/arch.js'
@@ -17,6 +17,8 @@ import { pvhKernelOf } from './pvh-kernel.js'
 // modules in load order, then the initramfs and the ext4 disk. Loaded only to build.
 
 export interface Recipe {
+  /** The Debian release (suite) the packages come from. */
+  release: string
   kernelPackage: string
   packages: string[]
   /** Programs copied from the packages (with the libraries they need, found by reading their ELF headers). */
@@ -29,14 +31,14 @@ export interface Recipe {
 /** Builds the image of `recipe` into `work`/out. */
 export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: string, cache: string): Promise<void> {
   const debianArch = archProfiles[arch].debianArch
-  const apt = new PrivateApt(join(cache, 'apt', debianArch), debianArch)
+  const apt = new PrivateApt(join(cache, 'apt', `${recipe.release}-${debianArch}`), debianArch, recipe.release)
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     const started = Date.now()
     const result = await fn()
     info(`  ${what} (${seconds(Date.now() - started)})`)
     return result
   }
-  await step(`read the Debian ${debianArch} package index`, () => apt.update())
+  await step(`read the Debian ${recipe.release} ${debianArch} package index`, () => apt.update())
   const kernelPackage = await apt.resolveMetapackage(recipe.kernelPackage)
   const packages = [kernelPackage]
   for (const name of recipe.packages) packages.push(...(await apt.withDependencies(name)))
@@ -52,17 +54,26 @@ export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: 
   }
   for (const program of recipe.programs) await copyWithLibraries(extracted, program, tree)
 
+  // Debian 13 packages hold /usr/lib/modules (merged /usr), where depmod -b looks in lib/modules.
+  if (!existsSync(join(extracted, 'lib/modules')) && existsSync(join(extracted, 'usr/lib/modules'))) {
+    await mkdir(join(extracted, 'lib'), { recursive: true })
+    await symlink('../usr/lib/modules', join(extracted, 'lib/modules'))
+  }
   const kernelRelease = (await readdir(join(extracted, 'lib/modules')))[0]
   if (!kernelRelease) throw new Error(`${kernelPackage} holds no modules`)
-  const vmlinuz = (await readdir(join(extracted, 'boot'))).find((name) => name.startsWith('vmlinuz'))
+  // vmlinuz (x86, arm) or, for riscv64, vmlinux (an uncompressed Image that QEMU loads as is).
+  const vmlinuz = (await readdir(join(extracted, 'boot'))).find((name) => name.startsWith('vmlinuz') || name.startsWith('vmlinux'))
   if (!vmlinuz) throw new Error(`${kernelPackage} holds no boot/vmlinuz`)
   await execa('depmod', ['-b', extracted, kernelRelease])
   const modulesDir = join(extracted, 'lib/modules', kernelRelease)
   const builtin = parseModulesBuiltin(await readFile(join(modulesDir, 'modules.builtin'), 'utf8'))
-  const order = moduleLoadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), recipe.modules.filter((name) => !builtin.has(name)))
-  for (const module of order) {
+  const compressed = moduleLoadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), recipe.modules.filter((name) => !builtin.has(name)))
+  // Debian 13 compresses modules (.ko.xz); they go into the image uncompressed, for busybox's insmod.
+  const order = compressed.map((module) => module.replace(/\.xz$/, ''))
+  for (const [index, module] of compressed.entries()) {
     await mkdir(dirname(join(tree, 'lib/modules', module)), { recursive: true })
-    await cp(join(modulesDir, module), join(tree, 'lib/modules', module))
+    if (module.endsWith('.xz')) await execa('xz', ['-dc', join(modulesDir, module)], { stdout: { file: join(tree, 'lib/modules', order[index]!) } })
+    else await cp(join(modulesDir, module), join(tree, 'lib/modules', module))
   }
   await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${order.join('\n')}\n`)
 
@@ -86,7 +97,7 @@ export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: 
     execa('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'vitest-qemu', '-E', 'root_owner=0:0', '-d', tree, join(out, 'rootfs.ext4'), '96M']),
   )
   const versions = await apt.versions(unique)
-  await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ arch, key, kernelRelease, packages: versions, modules: order, builtAt: new Date().toISOString() }, null, 2)}\n`)
+  await writeFile(join(out, 'manifest.json'), `${JSON.stringify({ arch, key, release: recipe.release, kernelRelease, packages: versions, modules: order, builtAt: new Date().toISOString() }, null, 2)}\n`)
 }
 
 /**
@@ -94,15 +105,17 @@ export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: 
  * it needs, each from the unpacked packages (any architecture: nothing is run).
  */
 async function copyWithLibraries(extracted: string, program: string, tree: string, copied = new Set<string>()): Promise<void> {
-  const source = join(extracted, program)
-  if (!existsSync(source)) throw new Error(`default image: ${program} is in none of the recipe's packages`)
+  const source = mergedUsrPath(extracted, program)
+  if (!source) throw new Error(`default image: ${program} is in none of the recipe's packages`)
   await mkdir(dirname(join(tree, program)), { recursive: true })
   await cp(await realpath(source), join(tree, program))
   copied.add(program)
   const { needed, interpreter } = elfLinking(source)
   if (interpreter && !copied.has(interpreter.slice(1))) {
+    const loader = mergedUsrPath(extracted, interpreter.slice(1))
+    if (!loader) throw new Error(`default image: ${program} needs its loader ${interpreter}, which none of the recipe's packages holds`)
     await mkdir(dirname(join(tree, interpreter)), { recursive: true })
-    await cp(await realpath(join(extracted, interpreter)), join(tree, interpreter))
+    await cp(await realpath(loader), join(tree, interpreter))
     copied.add(interpreter.slice(1))
   }
   for (const soname of needed) {
@@ -110,6 +123,14 @@ async function copyWithLibraries(extracted: string, program: string, tree: strin
     if (!found) throw new Error(`default image: ${program} needs ${soname}, which none of the recipe's packages holds`)
     if (!copied.has(found)) await copyWithLibraries(extracted, found, tree, copied)
   }
+}
+
+/**
+ * Where a file of the packages is: at its path, or under usr/ (Debian 13's packages put
+ * /bin, /sbin and /lib files there). The image keeps the path the recipe and the ELF name.
+ */
+function mergedUsrPath(extracted: string, path: string): string | undefined {
+  return [join(extracted, path), join(extracted, 'usr', path)].find((candidate) => existsSync(candidate))
 }
 
 async function findLibrary(extracted: string, soname: string): Promise<string | undefined> {
