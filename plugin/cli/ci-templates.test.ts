@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { archProfiles } from '../config/arch.js'
 import { cacheDir } from '../common/cache-dir.js'
 import { defaultImagePaths } from '../images/default-image.js'
-import { RUN_LOGS } from '../run/run-logs.js'
+import { runLogDir } from '../run/run-logs.js'
 
 // The CI templates in docs/ci/ name commands, packages and paths of this project: each
 // must be one the code really has, or a copied template fails in a way its reader
@@ -22,6 +22,17 @@ const usage = spawnSync(process.execPath, [join(root, 'dist', 'plugin', 'cli.js'
 
 /** Debian packages the project's own set-up installs: real names, known to work together. */
 const setupPackages = /packages=\(([^)]*)\)/.exec(readFileSync(join(root, 'scripts', 'setup.sh'), 'utf8'))![1]!.split(/\s+/).filter(Boolean)
+
+/** The folders a template keeps after the run: the upload step's paths (GitHub), the artifacts' paths (GitLab). */
+function uploadedFolders(text: string): string[] {
+  const start = text.search(/uses: actions\/upload-artifact|^  artifacts:/m)
+  expect(start, 'the template keeps artifacts').toBeGreaterThan(-1)
+  return [...text.slice(start).matchAll(/^\s+(?:- )?([.\w][\w./-]*\/)$/gm)].map((match) => match[1]!)
+}
+
+function isInside(file: string, folder: string): boolean {
+  return !relative(folder, file).startsWith('..') && !file.startsWith('/')
+}
 
 afterEach(() => {
   vi.unstubAllEnvs()
@@ -41,13 +52,19 @@ describe.each(Object.entries(templates))('the %s template', (_name, text) => {
     for (const name of installed) expect(setupPackages, name).toContain(name)
   })
 
-  test("keeps the run logs where the code writes them, and the JUnit report it asks Vitest for", () => {
-    expect(RUN_LOGS).toBe('.vitest-qemu/runs')
-    expect(text).toMatch(/^\s+(- )?\.vitest-qemu\/runs\/$/m)
-    const junit = /--outputFile\.junit=(\S+)/.exec(text)?.[1]
-    expect(junit).toBe('reports/junit.xml')
-    expect(text).toMatch(/^\s+(- )?reports\/$/m)
-    expect(text).toContain('--reporter=junit')
+  test('uploads the folder the code writes run logs to, and the reports it asks Vitest for', () => {
+    const uploaded = uploadedFolders(text)
+    // Where a lab really puts a run's logs, taken from the code, relative to the project.
+    const project = '/project'
+    const logs = relative(project, runLogDir(project, 'aaaa0000'))
+    expect(uploaded.some((folder) => isInside(logs, folder)), `${logs} in ${uploaded.join(', ')}`).toBe(true)
+    // Every report file the run writes (--outputFile.<reporter>=FILE) lies in an uploaded folder.
+    const reports = [...text.matchAll(/--outputFile\.([a-z]+)=(\S+)/g)].map((match) => ({ reporter: match[1]!, file: match[2]! }))
+    expect(reports.map((report) => report.reporter)).toContain('junit')
+    for (const { reporter, file } of reports) {
+      expect(text, reporter).toContain(`--reporter=${reporter}`)
+      expect(uploaded.some((folder) => isInside(file, folder)), `${file} in ${uploaded.join(', ')}`).toBe(true)
+    }
   })
 
   test('runs the suite sharded: --shard=<index>/<count>', () => {
