@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { afterAll, describe, test } from 'vitest'
 import { attachLab, type LabConfig, type StartedLab, startLab } from 'vitest-qemu'
@@ -17,11 +18,14 @@ import { cacheDir } from '../plugin/common/cache-dir.js'
 const tag = randomBytes(3).toString('hex')
 const snapA = `snapA${tag}`
 const snapB = `snapB${tag}`
+const bootMarker = '/run/boot-marker'
 const config: LabConfig = {
   snapshots: true,
   bridges: { snapnet: { subnet: '10.55.0.0/24' } },
   guests: {
-    [snapA]: { bridge: 'snapnet', ip: '10.55.0.11', mac: '52:54:00:55:00:11' },
+    // A value of this boot's own, made before the snapshot is saved: a restore brings back
+    // the saved one, a cold boot makes another.
+    [snapA]: { bridge: 'snapnet', ip: '10.55.0.11', mac: '52:54:00:55:00:11', setup: [`cat /proc/sys/kernel/random/uuid > ${bootMarker}`] },
     [snapB]: { bridge: 'snapnet', ip: '10.55.0.12', mac: '52:54:00:55:00:12' },
   },
 }
@@ -45,28 +49,75 @@ afterAll(async () => {
   for (const guest of [snapA, snapB]) for (const old of snapshotsOf(guest)) rmSync(join(snapshotsRoot, old), { recursive: true, force: true })
 })
 
+/** Makes sure both guests have a snapshot (saved now by a cold run when one is missing), so no test depends on the one before. */
+async function ensureSnapshots(): Promise<void> {
+  if (snapshotsOf(snapA).length === 1 && snapshotsOf(snapB).length === 1) return
+  const booted = await withLab(async (lab) => lab.descriptor.guests.map((guest) => guest.booted))
+  expect(booted, 'the run that saves the snapshots').not.toContain('restored')
+  expect(snapshotsOf(snapA)).toHaveLength(1)
+  expect(snapshotsOf(snapB)).toHaveLength(1)
+}
+
+/** When the snapshot of `guest` was saved (its manifest is written last). */
+const savedAt = (guest: string) => statSync(join(snapshotsRoot, snapshotsOf(guest)[0]!, 'manifest.json')).mtimeMs
+
+/** What the lab typed on a guest's console to bring it to the present after a restore: the entropy it stirred in. */
+function entropyWritten(logDir: string, guest: string): string[] {
+  const transcript = readFileSync(join(logDir, `${guest}.console.log`), 'utf8')
+  return [...transcript.matchAll(/\[vitest-qemu typed\] date -s @\d+ >\/dev\/null && echo ([0-9a-f]+) > \/dev\/urandom/g)].map((match) => match[1]!)
+}
+
 describe('snapshots', () => {
-  test('a first run boots cold and saves each guest; the next restores them', async () => {
+  test('a first run boots cold and saves each guest; the next restores that very state, not what came after it', async () => {
     for (const guest of [snapA, snapB]) for (const old of snapshotsOf(guest)) rmSync(join(snapshotsRoot, old), { recursive: true })
-    const first = await withLab(async (lab) => lab.descriptor.guests.map((guest) => guest.booted))
-    expect(first).toEqual(['cold', 'cold'])
+    const marker = randomBytes(8).toString('hex')
+    const first = await withLab(async (started) => {
+      const lab = attachLab(started.descriptor)
+      try {
+        // Written after the snapshot was saved: a restore must not bring it back.
+        await lab.guest(snapA).succeed(`echo ${marker} > /run/after-save`)
+        return { booted: started.descriptor.guests.map((guest) => guest.booted), bootMarker: await lab.guest(snapA).succeed(`cat ${bootMarker}`) }
+      } finally {
+        lab.close()
+      }
+    })
+    expect(first.booted).toEqual(['cold', 'cold'])
     expect(snapshotsOf(snapA)).toHaveLength(1)
     expect(snapshotsOf(snapB)).toHaveLength(1)
-    const second = await withLab(async (lab) => lab.descriptor.guests.map((guest) => [guest.booted, guest.bootStages.restore !== undefined]))
-    expect(second).toEqual([['restored', true], ['restored', true]])
+    const second = await withLab(async (started) => {
+      const lab = attachLab(started.descriptor)
+      try {
+        return {
+          booted: started.descriptor.guests.map((guest) => [guest.booted, guest.bootStages.restore !== undefined]),
+          bootMarker: await lab.guest(snapA).succeed(`cat ${bootMarker}`),
+          afterSave: await lab.guest(snapA).run('cat /run/after-save'),
+        }
+      } finally {
+        lab.close()
+      }
+    })
+    expect(second.booted).toEqual([['restored', true], ['restored', true]])
+    expect(first.bootMarker).toMatch(/^[0-9a-f-]{36}\n$/)
+    expect(second.bootMarker).toBe(first.bootMarker)
+    expect(second.afterSave.exitCode).not.toBe(0)
+    expect(second.afterSave.stdout).not.toContain(marker)
   })
 
   test('a restored guest has the present time, its own identity, fresh randomness and working SSH', async () => {
-    // Saved by the test before, or now.
-    if (snapshotsOf(snapA).length === 0 || snapshotsOf(snapB).length === 0) await withLab(async () => {})
-    const randomness: string[] = []
+    await ensureSnapshots()
+    // Restore well after the save, so a clock left at the saved time would show.
+    const wait = savedAt(snapA) + 8000 - Date.now()
+    if (wait > 0) await sleep(wait)
+    const runs: { randomness: string; bootMarker: string; entropy: string[]; markerBefore: string }[] = []
     for (let run = 0; run < 2; run++) {
-      await withLab(async (started) => {
+      const marker = `restore-${run}-${randomBytes(4).toString('hex')}`
+      const { logDir, result } = await withLab(async (started) => {
         const lab = attachLab(started.descriptor)
         try {
           const guestA = lab.guest(snapA)
           const guestB = lab.guest(snapB)
           expect(guestA.descriptor.booted).toBe('restored')
+          expect(guestB.descriptor.booted).toBe('restored')
           const guestTime = Number(await guestA.serial.exec('date +%s').then((result) => result.stdout.trim()))
           expect(Math.abs(guestTime - Date.now() / 1000)).toBeLessThan(3)
           expect(await guestA.succeed('hostname')).toBe(`${snapA}\n`)
@@ -76,19 +127,32 @@ describe('snapshots', () => {
           expect((await guestA.ssh.exec('echo over-ssh')).stdout).toBe('over-ssh\n')
           await expect(guestA).toReach(guestB)
           await expect(guestB).toReach(guestA)
+          // What the run before left in the guest: nothing, since both came from one snapshot.
+          const markerBefore = (await guestA.run('cat /run/restore-marker')).stdout
+          await guestA.succeed(`echo ${marker} > /run/restore-marker`)
           // The host's entropy goes into the kernel's input pool; its generator takes it up at
           // its next reseed, which a booting kernel does every few seconds (uptime / 2).
-          randomness.push(await guestA.succeed('sleep 5; head -c 16 /dev/urandom | od -An -tx1'))
+          const randomness = await guestA.succeed('sleep 5; head -c 16 /dev/urandom | od -An -tx1')
+          return { logDir: started.descriptor.logDir, result: { randomness, markerBefore, bootMarker: await guestA.succeed(`cat ${bootMarker}`) } }
         } finally {
           lab.close()
         }
       })
+      runs.push({ ...result, entropy: entropyWritten(logDir, snapA) })
     }
+    // Both runs are the one saved state, not a guest kept or saved again in between.
+    expect(runs[0]!.bootMarker).toMatch(/^[0-9a-f-]{36}\n$/)
+    expect(runs[1]!.bootMarker).toBe(runs[0]!.bootMarker)
+    expect(runs[1]!.markerBefore).not.toMatch(/restore-0-/)
+    // Each restore stirred fresh entropy of its own into the guest (64 bytes, written once).
+    for (const run of runs) expect(run.entropy).toEqual([expect.stringMatching(/^[0-9a-f]{128}$/)])
+    expect(runs[1]!.entropy[0]).not.toBe(runs[0]!.entropy[0])
     // Two restores of one snapshot must not replay the same random numbers.
-    expect(randomness[0]).not.toBe(randomness[1])
+    expect(runs[0]!.randomness).not.toBe(runs[1]!.randomness)
   })
 
   test('a damaged snapshot is never restored: the guest boots cold and is saved again', async () => {
+    await ensureSnapshots()
     const [dir] = snapshotsOf(snapA)
     const state = join(snapshotsRoot, dir!, 'state')
     const bytes = readFileSync(state)
@@ -102,6 +166,7 @@ describe('snapshots', () => {
   })
 
   test('a snapshot QEMU refuses to load (its checksum matching) falls back to a cold boot', async () => {
+    await ensureSnapshots()
     const [dir] = snapshotsOf(snapB)
     const manifestPath = join(snapshotsRoot, dir!, 'manifest.json')
     const state = join(snapshotsRoot, dir!, 'state')
