@@ -52,10 +52,11 @@ const guest: Level = {
     files: 'value',
     setup: 'value',
     services: 'value',
+    packages: 'value',
     configureOverConsole: 'value',
     bootTimeout: 'value',
   },
-  notYet: { ...nicNotYet, packages: 'extra packages in the default image' },
+  notYet: { ...nicNotYet },
 }
 export const labLevel: Level = {
   keys: {

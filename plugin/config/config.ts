@@ -113,6 +113,12 @@ export interface GuestConfig {
    */
   setup?: string[]
   /**
+   * Debian packages added to a default-image guest with what they need to run, from the
+   * same Debian release and architecture as its image (built once per set, cached).
+   * Their system users and groups, folders and kernel modules come with them.
+   */
+  packages?: string[]
+  /**
    * Long-running commands the guest starts at boot, after `setup`, each with its output in
    * /var/log/vitest-qemu/NAME.log; the guest is ready once every service with `ready` is.
    * A service is never restarted; its exit is reported. Own images: over the console.

@@ -75,6 +75,8 @@ export interface GuestPlan {
   files: Record<string, GuestFile>
   setup: string[]
   services: ServicePlan[]
+  /** Debian packages added to the default image (sorted, unique). */
+  packages: string[]
   bootTimeout: number
   /** True when the guest boots the embedded default image. */
   defaultImage: boolean
@@ -107,6 +109,10 @@ const DEFAULT_BOOT_TIMEOUT_MS = 60_000
 // 63 MiB available with 128 MiB; an image of one's own may need more.
 const DEFAULT_IMAGE_MEMORY_MIB = 128
 const DEFAULT_MEMORY_MIB = 256
+/** The default image with `packages`: they are unpacked into the initramfs, in guest memory. */
+const PACKAGES_MEMORY_MIB = 384
+/** Debian policy 5.6.1: lowercase letters, digits, + - . ; at least two characters, starting alphanumeric. */
+const DEBIAN_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/
 const MAX_IFNAME = 15
 
 /** MTUs a lab takes: IPv4's floor to a jumbo frame's ceiling that virtio-net and bridges carry. */
@@ -350,7 +356,19 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       else if (!onLink(via)) problems.push(`${field}.via: ${route.via} is not on any subnet of this guest's NICs, so no NIC can reach it`)
       if (to && via !== undefined) routes.push({ to: `${formatIpv4(to.address)}/${to.prefix}`, via: formatIpv4(via) })
     })
-    const memory = guest.memory ?? (guest.kernel === undefined ? (profile.defaultImageMemory ?? DEFAULT_IMAGE_MEMORY_MIB) : DEFAULT_MEMORY_MIB)
+    const packages = [...new Set(Array.isArray(guest.packages) ? guest.packages : [])].sort()
+    if (guest.packages !== undefined) {
+      if (!Array.isArray(guest.packages)) problems.push(`${where}.packages: expected an array of Debian package names`)
+      else {
+        guest.packages.forEach((name, index) => {
+          if (typeof name !== 'string' || !DEBIAN_PACKAGE_NAME.test(name)) problems.push(`${where}.packages[${index}]: expected a Debian package name (lowercase letters, digits, + - .), got ${JSON.stringify(name)}`)
+        })
+        if (guest.kernel !== undefined && guest.packages.length > 0) problems.push(`${where}.packages: only for the default image; an own image brings its own software`)
+      }
+    }
+    // The packages live in the initramfs, that is in the guest's memory.
+    const defaultMemory = guest.kernel === undefined ? (packages.length > 0 ? PACKAGES_MEMORY_MIB : (profile.defaultImageMemory ?? DEFAULT_IMAGE_MEMORY_MIB)) : DEFAULT_MEMORY_MIB
+    const memory = guest.memory ?? defaultMemory
     if (!Number.isInteger(memory) || memory < 32) problems.push(`${where}.memory: expected MiB as an integer of at least 32, got ${String(guest.memory)}`)
     const cpus = guest.cpus ?? 1
     if (!Number.isInteger(cpus) || cpus < 1) problems.push(`${where}.cpus: expected a positive integer, got ${String(guest.cpus)}`)
@@ -428,6 +446,7 @@ export function planLab(config: LabConfig, options: PlanOptions = {}): LabPlan {
       files,
       setup: Array.isArray(guest.setup) ? guest.setup : [],
       services,
+      packages,
       bootTimeout: bootTimeout * (multiplier > 0 ? multiplier : 1),
       defaultImage,
       configureOverConsole: guest.configureOverConsole ?? true,

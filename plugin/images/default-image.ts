@@ -36,7 +36,7 @@ const recipes: Partial<Record<Arch, Recipe>> = {
  * release instead of its architecture's own, e.g. to compare trixie with bookworm; the
  * image cache keeps one build per release.
  */
-function recipeOf(arch: Arch): Recipe | undefined {
+export function recipeOf(arch: Arch): Recipe | undefined {
   const recipe = recipes[arch]
   const release = process.env.VITEST_QEMU_DEBIAN_RELEASE
   return recipe && release ? { ...recipe, release } : recipe

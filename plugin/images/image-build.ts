@@ -144,8 +144,8 @@ async function findLibrary(extracted: string, soname: string): Promise<string | 
   return undefined
 }
 
-/** Removes this architecture's images built from older recipes: they would never be used again by this version. */
-async function treeToCpioEntries(root: string): Promise<CpioEntry[]> {
+/** A folder's tree as cpio entries (paths relative to it, modes kept, symlinks as symlinks). */
+export async function treeToCpioEntries(root: string): Promise<CpioEntry[]> {
   const entries: CpioEntry[] = []
   const visit = async (dir: string) => {
     for (const name of (await readdir(dir)).sort()) {

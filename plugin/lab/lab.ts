@@ -11,6 +11,7 @@ import type { LabConfig } from '../config/config.js'
 import { guestOverlay } from './guest-overlay.js'
 import { checkHostMode } from './host-mode.js'
 import { ensureDefaultImage } from '../images/default-image.js'
+import { ensurePackageSet } from '../images/package-set.js'
 import { chooseAccel, kvmCanRun } from './kvm-probe.js'
 import type { GuestDescriptor, LabDescriptor } from '../protocol/lab-descriptor.js'
 import { type LabPlan, planLab } from '../config/lab-plan.js'
@@ -155,8 +156,11 @@ export async function launchLab(config: LabConfig, options: StartLabOptions = {}
         // The image's initramfs with the guest's own files appended (the kernel unpacks both).
         const overlay = guestOverlay(plan, guest, keys.public)
         await copyFile(image.initrd, initrd)
+        // Its packages' archive between the two: the guest's own files may replace theirs.
+        const packageSet = guest.packages.length > 0 ? await ensurePackageSet(guest.name, image, guest.packages, cache) : undefined
+        if (packageSet) await appendFile(initrd, await readFile(packageSet.cpio))
         await appendFile(initrd, overlay)
-        if (snapshots) initrdIdentity = `${await fileHash(image.initrd, cache)} ${createHash('sha256').update(overlay).digest('hex')}`
+        if (snapshots) initrdIdentity = `${await fileHash(image.initrd, cache)} ${packageSet?.key ?? ''} ${createHash('sha256').update(overlay).digest('hex')}`
         launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket, agent: files.agent }
       } else {
         launch = {

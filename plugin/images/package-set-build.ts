@@ -1,0 +1,171 @@
+import { existsSync } from 'node:fs'
+import { chmod, cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { execa } from './lazy-execa.js'
+import { archProfiles } from '../config/arch.js'
+import type { Arch } from '../config/config.js'
+import { info, seconds } from '../common/log.js'
+import { writeCpio } from './cpio.js'
+import { PrivateApt } from './debian-packages.js'
+import type { DefaultImage } from './default-image.js'
+import { etcFiles } from './guest-init.js'
+import { type Recipe, treeToCpioEntries } from './image-build.js'
+import { moduleLoadOrder, moduleName, parseModulesBuiltin, parseModulesDep } from './module-order.js'
+import { type Accounts, accountFiles, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
+import { modulesForPackages } from './package-modules.js'
+
+// Building a package set's archive (package-set.ts): the packages and their dependency
+// closure from the image's own Debian release, unpacked; then what their maintainer
+// scripts would have done (users, groups, folders), and the kernel modules they need
+// from the image's kernel. Loaded only to build.
+
+/** What the image already has, or what a guest in an initramfs never runs. */
+const SKIPPED = [/^linux-image-/, /^busybox-static$/, /^dropbear-bin$/, /^initramfs-tools/, /^systemd-sysv$/]
+/** The image's own files, which a package must not replace (its init, accounts, identity). */
+const PROTECTED = ['init', 'sbin/init', 'bin/sh', 'etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/profile', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/inittab', 'etc/vitest-qemu']
+/** Documentation: nothing in a test guest reads it. */
+const STRIPPED = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'usr/share/lintian']
+
+export interface PackageSetBuild {
+  guest: string
+  arch: Arch
+  recipe: Recipe
+  image: DefaultImage
+  packages: string[]
+  work: string
+  cache: string
+}
+
+export async function buildPackageSet({ arch, recipe, image, packages, work, cache }: PackageSetBuild): Promise<void> {
+  const debianArch = archProfiles[arch].debianArch
+  const apt = new PrivateApt(join(cache, 'apt', `${recipe.release}-${debianArch}`), debianArch, recipe.release)
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now()
+    const result = await fn()
+    info(`  ${what} (${seconds(Date.now() - started)})`)
+    return result
+  }
+  await step(`read the Debian ${recipe.release} ${debianArch} package index`, () => apt.update())
+  await checkAvailable(apt, packages, `${recipe.release} ${debianArch}`)
+  const closure = new Set<string>(['base-passwd'])
+  for (const name of packages) for (const needed of await apt.withDependencies(name)) closure.add(needed)
+  const wanted = [...closure].filter((name) => packages.includes(name) || !SKIPPED.some((pattern) => pattern.test(name))).sort()
+  const tree = join(work, 'tree')
+  const debs = join(work, 'debs')
+  await step(`downloaded and unpacked ${wanted.length} packages`, () => apt.downloadAndExtract(wanted, debs, tree))
+
+  // Accounts: Debian's fixed ones (base-passwd), then those the packages create.
+  const accounts: Accounts = { users: [], groups: [] }
+  for (const deb of (await readdir(debs)).filter((name) => name.endsWith('.deb'))) {
+    const control = join(work, 'control', deb)
+    await mkdir(control, { recursive: true })
+    await execa('dpkg-deb', ['-e', join(debs, deb), control])
+    if (!existsSync(join(control, 'postinst'))) continue
+    const script = await readFile(join(control, 'postinst'), 'utf8')
+    parsePostinst(script, accounts)
+    // Stock configurations enabled by a link (nginx's default site), folders made at install.
+    const { links, dirs } = postinstPaths(script)
+    for (const dir of dirs) await mkdir(join(tree, dir), { recursive: true })
+    for (const [target, link] of links) {
+      if (!existsSync(join(tree, target)) || existsSync(join(tree, link))) continue
+      await mkdir(dirname(join(tree, link)), { recursive: true })
+      await symlink(target, join(tree, link))
+    }
+  }
+  const boot: string[] = []
+  for (const dir of ['usr/lib/sysusers.d', 'usr/lib/tmpfiles.d', 'etc/tmpfiles.d']) {
+    if (!existsSync(join(tree, dir))) continue
+    for (const name of (await readdir(join(tree, dir))).filter((file) => file.endsWith('.conf')).sort()) {
+      const text = await readFile(join(tree, dir, name), 'utf8')
+      if (dir.includes('sysusers')) parseSysusers(text, accounts)
+      else boot.push(...tmpfilesCommands(text))
+    }
+  }
+  const master = async (name: string) => readFile(join(tree, 'usr/share/base-passwd', name), 'utf8').catch(() => '')
+  const fixedUsers = (await master('passwd.master')).split('\n').filter((line) => line && !line.startsWith('root:'))
+  const fixedGroups = (await master('group.master')).split('\n').filter((line) => line && !line.startsWith('root:'))
+  const base = {
+    passwd: etcFiles['etc/passwd']! + fixedUsers.map((line) => `${line}\n`).join(''),
+    group: etcFiles['etc/group']! + fixedGroups.map((line) => `${line}\n`).join(''),
+    shadow: etcFiles['etc/shadow']! + fixedUsers.map((line) => `${line.split(':')[0]}:*:19000:0:99999:7:::\n`).join(''),
+  }
+  for (const user of accounts.users) {
+    if (user.home === '/nonexistent' || user.home === '/' || !user.home.startsWith('/')) continue
+    boot.push(`mkdir -p ${user.home}`, `chown ${user.name}:${user.group} ${user.home} 2>/dev/null`)
+  }
+
+  for (const path of [...PROTECTED, ...STRIPPED]) await rm(join(tree, path), { recursive: true, force: true })
+  const files = accountFiles(base, accounts)
+  await mkdir(join(tree, 'etc/vitest-qemu/setup'), { recursive: true })
+  await writeFile(join(tree, 'etc/passwd'), files.passwd)
+  await writeFile(join(tree, 'etc/group'), files.group)
+  await writeFile(join(tree, 'etc/shadow'), files.shadow, { mode: 0o600 })
+  for (const dir of ['var/lib/misc', 'var/log', 'var/cache', 'var/spool', 'var/www/html']) await mkdir(join(tree, dir), { recursive: true })
+  await mkdir(join(tree, 'var/tmp'), { recursive: true })
+  await chmod(join(tree, 'var/tmp'), 0o1777)
+  // Run by the guest's init before the config's own setup commands (they are 001 on): never fails the boot.
+  await writeFile(join(tree, 'etc/vitest-qemu/setup/000'), `${[...boot, 'true'].join('\n')}\n`)
+
+  const imageManifest = JSON.parse(await readFile(join(image.dir, 'manifest.json'), 'utf8')) as { kernelRelease: string; modules: string[] }
+  const added = await step('took the kernel modules the packages need', () => addModules(apt, imageManifest, modulesForPackages(packages), work, tree))
+
+  const out = join(work, 'out')
+  await mkdir(out, { recursive: true })
+  const entries = await treeToCpioEntries(tree)
+  await writeFile(join(out, 'packages.cpio'), writeCpio(entries))
+  const size = (await stat(join(out, 'packages.cpio'))).size
+  info(`  the archive holds ${entries.length} files and folders, ${(size / 2 ** 20).toFixed(1)} MiB`)
+  const versions = await apt.versions(wanted)
+  await writeFile(
+    join(out, 'manifest.json'),
+    `${JSON.stringify({ arch, release: recipe.release, requested: packages, packages: versions, modules: added, accounts, bytes: size, builtAt: new Date().toISOString() }, null, 2)}\n`,
+  )
+}
+
+/** Every requested package must exist in the release: one missing is named, not a bare apt error. */
+async function checkAvailable(apt: PrivateApt, packages: string[], where: string): Promise<void> {
+  try {
+    const versions = await apt.versions(packages)
+    const missing = packages.filter((name) => versions[name] === 'unknown')
+    if (missing.length > 0) throw new Error(`no Debian package ${missing.join(', ')} in ${where}`)
+  } catch (error) {
+    if ((error as Error).message.startsWith('no Debian package')) throw error
+    const missing: string[] = []
+    for (const name of packages) await apt.versions([name]).catch(() => missing.push(name))
+    if (missing.length > 0) throw new Error(`no Debian package ${missing.join(', ')} in ${where} (a virtual package? name one that provides it)`)
+    throw error
+  }
+}
+
+/**
+ * The modules (with what they need) from the image's own kernel package, added to the
+ * image's list of modules loaded at boot. Those the kernel has built in or lacks are skipped.
+ */
+async function addModules(apt: PrivateApt, image: { kernelRelease: string; modules: string[] }, names: string[], work: string, tree: string): Promise<string[]> {
+  const order = [...image.modules]
+  if (names.length > 0) {
+    const kernel = join(work, 'kernel')
+    await apt.downloadAndExtract([`linux-image-${image.kernelRelease}`], join(work, 'kernel-deb'), kernel)
+    if (!existsSync(join(kernel, 'lib/modules')) && existsSync(join(kernel, 'usr/lib/modules'))) {
+      await mkdir(join(kernel, 'lib'), { recursive: true })
+      await symlink('../usr/lib/modules', join(kernel, 'lib/modules'))
+    }
+    await execa('depmod', ['-b', kernel, image.kernelRelease])
+    const modulesDir = join(kernel, 'lib/modules', image.kernelRelease)
+    const deps = parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8'))
+    const builtin = parseModulesBuiltin(await readFile(join(modulesDir, 'modules.builtin'), 'utf8'))
+    const known = new Set([...deps.keys()].map(moduleName))
+    const available = names.filter((name) => known.has(name.replace(/-/g, '_')) && !builtin.has(name))
+    for (const module of moduleLoadOrder(deps, available)) {
+      const path = module.replace(/\.xz$/, '')
+      if (order.includes(path)) continue
+      order.push(path)
+      await mkdir(dirname(join(tree, 'lib/modules', path)), { recursive: true })
+      if (module.endsWith('.xz')) await execa('xz', ['-dc', join(modulesDir, module)], { stdout: { file: join(tree, 'lib/modules', path) } })
+      else await cp(join(modulesDir, module), join(tree, 'lib/modules', path))
+    }
+  }
+  await mkdir(join(tree, 'etc/vitest-qemu'), { recursive: true })
+  await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${order.join('\n')}\n`)
+  return order.slice(image.modules.length)
+}
