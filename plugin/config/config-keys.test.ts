@@ -54,7 +54,7 @@ test('a key near nothing known lists the keys there are', () => {
 })
 
 test.each([
-  ...(['trunk', 'packages'] as const).map(
+  ...(['trunk'] as const).map(
     (key) => [`guests.guestA.${key}`, (config: ReturnType<typeof seed>) => (config.guests.guestA![key] = 1)] as const,
   ),
   ...(['trunk'] as const).map(

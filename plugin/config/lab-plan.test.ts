@@ -176,3 +176,15 @@ test("a default guest's memory: 128 MiB, 192 for riscv64 (its generic kernel and
   }, { root: '/project', fileExists: () => true })
   expect(plan.guests.map((guest) => [guest.name, guest.memory])).toEqual([['x', 128], ['rv', 192], ['own', 256], ['given', 160]])
 })
+
+test('packages: Debian package names on the default image, sorted and unique; 384 MiB unless memory is given', () => {
+  const bridges = { lan: { subnet: '10.8.0.0/24' } }
+  expect(problemsOf({ bridges, guests: { a: { bridge: 'lan', ip: '10.8.0.1', packages: ['curl', 'Nginx', ''] } } })).toEqual([
+    'guests.a.packages[1]: expected a Debian package name (lowercase letters, digits, + - .), got "Nginx"',
+    'guests.a.packages[2]: expected a Debian package name (lowercase letters, digits, + - .), got ""',
+  ])
+  expect(problemsOf({ bridges, guests: { a: { bridge: 'lan', ip: '10.8.0.1', packages: 'curl' as never } } })).toEqual(['guests.a.packages: expected an array of Debian package names'])
+  expect(problemsOf({ bridges, guests: { a: { bridge: 'lan', ip: '10.8.0.1', kernel: 'bzImage', packages: ['curl'] } } })).toContainEqual('guests.a.packages: only for the default image; an own image brings its own software')
+  const plan = planLab({ bridges, guests: { a: { bridge: 'lan', ip: '10.8.0.1', packages: ['nginx-light', 'curl', 'curl'] }, b: { bridge: 'lan', ip: '10.8.0.2', packages: ['curl'], memory: 200 } } })
+  expect(plan.guests.map((guest) => [guest.packages, guest.memory])).toEqual([[['curl', 'nginx-light'], 384], [['curl'], 200]])
+})

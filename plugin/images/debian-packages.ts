@@ -72,6 +72,30 @@ export class PrivateApt {
     return [...new Set(stdout.split('\n').filter((line) => /^[a-z0-9][a-z0-9+.-]*$/.test(line)))]
   }
 
+  /**
+   * The packages and what they need at run time, recursively, with one choice per
+   * alternative ("a | b", or a virtual package's providers): one already chosen, else the
+   * first that `skip` allows. Unlike apt-cache's own recursion, alternatives not taken
+   * (systemd-sysv for "systemd-sysv | lsb-base") bring nothing in.
+   */
+  async dependencyClosure(roots: string[], skip: (name: string) => boolean): Promise<string[]> {
+    const chosen = new Set(roots)
+    let frontier = [...roots]
+    while (frontier.length > 0) {
+      const { stdout } = await this.run('apt-cache', ['depends', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', ...frontier])
+      const next: string[] = []
+      for (const group of dependencyGroups(stdout)) {
+        if (group.some((name) => chosen.has(name))) continue
+        const pick = group.find((name) => !skip(name))
+        if (!pick) continue
+        chosen.add(pick)
+        next.push(pick)
+      }
+      frontier = next
+    }
+    return [...chosen].sort()
+  }
+
   /** The candidate version of each package, from one apt-cache call (each call reads the whole cache: ~0.7 s). */
   async versions(names: string[]): Promise<Record<string, string>> {
     const { stdout } = await this.run('apt-cache', ['show', '--no-all-versions', ...names])
@@ -103,6 +127,33 @@ export class PrivateApt {
   }
 }
 
+
+/**
+ * `apt-cache depends` output as groups of interchangeable packages: each dependency with
+ * its alternatives (`|Depends:` lines continue into the next) and the providers apt lists
+ * under a virtual one (`<name>`, indented by four).
+ */
+export function dependencyGroups(output: string): string[][] {
+  const groups: string[][] = []
+  let group: string[] | undefined
+  let continues = false
+  for (const line of output.split('\n')) {
+    const dependency = /^ ([ |])(?:Pre)?Depends: (\S+)$/.exec(line)
+    if (dependency) {
+      if (!continues || !group) groups.push((group = []))
+      const name = dependency[2]!
+      if (!name.startsWith('<')) group.push(name.replace(/:any$/, ''))
+      continues = dependency[1] === '|'
+    } else if (/^    \S+$/.test(line) && group) {
+      group.push(line.trim().replace(/:any$/, ''))
+    } else if (!/^    /.test(line)) {
+      continues = false
+      if (!/^  /.test(line)) group = undefined
+      else if (!/Depends:/.test(line)) group = undefined
+    }
+  }
+  return groups.filter((names) => names.length > 0)
+}
 
 /** The host's configured apt sources: the main list and the folder of lists, both forms. */
 async function hostAptSources(): Promise<AptSource[]> {

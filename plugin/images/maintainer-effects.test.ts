@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest'
-import { type Accounts, accountFiles, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
+import { type Accounts, accountFiles, chooseAlternatives, parseAlternatives, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
 
 test('postinst scripts: adduser --system with its group and home, addgroup, useradd; other adduser forms are not users', () => {
   const accounts: Accounts = { users: [], groups: [] }
@@ -54,6 +54,23 @@ test('postinst scripts: fixed symlinks and folders are made, those built from va
     'mkdir -p /var/www/html',
     'ln -sf "$dir" /etc/x',
     'mkdir -p "$HOME/cache"',
+    'mkdir -p /var/cache/x > /dev/null 2>&1',
+    'mkdir -p /run/x /dev/y',
   ].join('\n')
-  expect(postinstPaths(script)).toEqual({ links: [['/etc/nginx/sites-available/default', '/etc/nginx/sites-enabled/default']], dirs: ['/var/www/html'] })
+  expect(postinstPaths(script)).toEqual({ links: [['/etc/nginx/sites-available/default', '/etc/nginx/sites-enabled/default']], dirs: ['/var/www/html', '/var/cache/x'] })
+})
+
+test('alternatives: the highest priority of each name wins, with its slaves (iptables-nft over iptables-legacy)', () => {
+  const script = [
+    'update-alternatives \\',
+    '  --install /usr/sbin/iptables iptables /usr/sbin/iptables-legacy 10 \\',
+    '  --slave /usr/sbin/iptables-save iptables-save /usr/sbin/iptables-legacy-save',
+    'update-alternatives \\',
+    '  --install /usr/sbin/iptables iptables /usr/sbin/iptables-nft 20 \\',
+    '  --slave /usr/sbin/iptables-save iptables-save /usr/sbin/iptables-nft-save',
+    'update-alternatives --install "$X" x "$Y" 5',
+  ].join('\n')
+  expect(chooseAlternatives(parseAlternatives(script))).toEqual([
+    { name: 'iptables', priority: 20, links: [['/usr/sbin/iptables', '/usr/sbin/iptables-nft'], ['/usr/sbin/iptables-save', '/usr/sbin/iptables-nft-save']] },
+  ])
 })

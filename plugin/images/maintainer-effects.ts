@@ -69,15 +69,59 @@ export function parsePostinst(script: string, into: Accounts): void {
 export function postinstPaths(script: string): { links: [target: string, link: string][]; dirs: string[] } {
   const links: [string, string][] = []
   const dirs: string[] = []
-  const path = /^\/[\w./@+-]+$/
   for (const line of script.replace(/\\\n/g, ' ').split('\n')) {
     for (const command of line.split(/;|&&|\|\||\bthen\b|\bdo\b/)) {
-      const words = command.trim().split(/\s+/)
+      // Words up to the first redirection (`mkdir -p /x > /dev/null`); never the kernel's or tmpfs folders.
+      const all = command.trim().split(/\s+/)
+      const redirect = all.findIndex((word) => /^\d*[<>]/.test(word))
+      const words = redirect < 0 ? all : all.slice(0, redirect)
+      const path = /^\/(?!(dev|proc|sys|run|tmp)(\/|$))[\w./@+-]+$/
       if (words[0] === 'ln' && /^-s[f]?$|^-sf?$/.test(words[1] ?? '') && words.length === 4 && path.test(words[2]!) && path.test(words[3]!)) links.push([words[2]!, words[3]!])
       if (words[0] === 'mkdir') for (const word of words.slice(1)) if (path.test(word)) dirs.push(word)
     }
   }
   return { links, dirs }
+}
+
+/** One `update-alternatives --install` group: the link, its target and priority, and its slaves' links and targets. */
+export interface Alternative {
+  name: string
+  priority: number
+  links: [link: string, target: string][]
+}
+
+/**
+ * The alternatives a postinst script installs (`update-alternatives --install LINK NAME
+ * PATH PRIORITY [--slave LINK NAME PATH]...`) with fixed paths; `chooseAlternatives`
+ * keeps the highest priority of each name, as update-alternatives' automatic mode does.
+ */
+export function parseAlternatives(script: string): Alternative[] {
+  const found: Alternative[] = []
+  const path = /^\/[\w./@+-]+$/
+  for (const command of script.replace(/\\\n/g, ' ').split(/\n|;|&&|\|\|/)) {
+    const words = command.trim().split(/\s+/)
+    const at = words.indexOf('--install')
+    if (words[0] !== 'update-alternatives' || at < 0) continue
+    const [link, name, target, priority] = words.slice(at + 1, at + 5)
+    if (!link || !name || !target || !path.test(link) || !path.test(target) || !/^\d+$/.test(priority ?? '')) continue
+    const alternative: Alternative = { name, priority: Number(priority), links: [[link, target]] }
+    for (let index = at + 5; index < words.length; index++) {
+      if (words[index] !== '--slave') continue
+      const [slaveLink, , slaveTarget] = words.slice(index + 1, index + 4)
+      if (slaveLink && slaveTarget && path.test(slaveLink) && path.test(slaveTarget)) alternative.links.push([slaveLink, slaveTarget])
+    }
+    found.push(alternative)
+  }
+  return found
+}
+
+export function chooseAlternatives(alternatives: Alternative[]): Alternative[] {
+  const best = new Map<string, Alternative>()
+  for (const alternative of alternatives) {
+    const known = best.get(alternative.name)
+    if (!known || alternative.priority > known.priority) best.set(alternative.name, alternative)
+  }
+  return [...best.values()]
 }
 
 /** The folders a tmpfiles.d file declares (`d`/`D` lines), as shell commands for boot time. */

@@ -11,7 +11,7 @@ import type { DefaultImage } from './default-image.js'
 import { etcFiles } from './guest-init.js'
 import { type Recipe, treeToCpioEntries } from './image-build.js'
 import { moduleLoadOrder, moduleName, parseModulesBuiltin, parseModulesDep } from './module-order.js'
-import { type Accounts, accountFiles, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
+import { type Accounts, type Alternative, accountFiles, chooseAlternatives, parseAlternatives, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
 import { modulesForPackages } from './package-modules.js'
 
 // Building a package set's archive (package-set.ts): the packages and their dependency
@@ -19,10 +19,14 @@ import { modulesForPackages } from './package-modules.js'
 // scripts would have done (users, groups, folders), and the kernel modules they need
 // from the image's kernel. Loaded only to build.
 
-/** What the image already has, or what a guest in an initramfs never runs. */
-const SKIPPED = [/^linux-image-/, /^busybox-static$/, /^dropbear-bin$/, /^initramfs-tools/, /^systemd-sysv$/]
+/**
+ * What the image already has, or what a guest without systemd never runs (an alternative
+ * such as lighttpd's "systemd-sysv | lsb-base" then takes the other branch). Asked for by
+ * name, a package is never skipped.
+ */
+const SKIPPED = [/^linux-image-/, /^busybox-static$/, /^dropbear-bin$/, /^initramfs-tools/, /^systemd(-sysv|-timesyncd)?$/, /^udev$/, /^libpam-systemd$/, /^dbus(-.*)?$/, /^usrmerge$/]
 /** The image's own files, which a package must not replace (its init, accounts, identity). */
-const PROTECTED = ['init', 'sbin/init', 'bin/sh', 'etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/profile', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/inittab', 'etc/vitest-qemu']
+const PROTECTED = ['dev', 'proc', 'sys', 'run', 'tmp', 'init', 'sbin/init', 'bin/sh', 'etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow', 'etc/profile', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/inittab', 'etc/vitest-qemu']
 /** Documentation: nothing in a test guest reads it. */
 const STRIPPED = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'usr/share/lintian']
 
@@ -47,15 +51,15 @@ export async function buildPackageSet({ arch, recipe, image, packages, work, cac
   }
   await step(`read the Debian ${recipe.release} ${debianArch} package index`, () => apt.update())
   await checkAvailable(apt, packages, `${recipe.release} ${debianArch}`)
-  const closure = new Set<string>(['base-passwd'])
-  for (const name of packages) for (const needed of await apt.withDependencies(name)) closure.add(needed)
-  const wanted = [...closure].filter((name) => packages.includes(name) || !SKIPPED.some((pattern) => pattern.test(name))).sort()
+  const skip = (name: string) => !packages.includes(name) && SKIPPED.some((pattern) => pattern.test(name))
+  const wanted = await step('resolved what the packages need', () => apt.dependencyClosure(['base-passwd', ...packages], skip))
   const tree = join(work, 'tree')
   const debs = join(work, 'debs')
   await step(`downloaded and unpacked ${wanted.length} packages`, () => apt.downloadAndExtract(wanted, debs, tree))
 
   // Accounts: Debian's fixed ones (base-passwd), then those the packages create.
   const accounts: Accounts = { users: [], groups: [] }
+  const alternatives: Alternative[] = []
   for (const deb of (await readdir(debs)).filter((name) => name.endsWith('.deb'))) {
     const control = join(work, 'control', deb)
     await mkdir(control, { recursive: true })
@@ -63,6 +67,7 @@ export async function buildPackageSet({ arch, recipe, image, packages, work, cac
     if (!existsSync(join(control, 'postinst'))) continue
     const script = await readFile(join(control, 'postinst'), 'utf8')
     parsePostinst(script, accounts)
+    alternatives.push(...parseAlternatives(script))
     // Stock configurations enabled by a link (nginx's default site), folders made at install.
     const { links, dirs } = postinstPaths(script)
     for (const dir of dirs) await mkdir(join(tree, dir), { recursive: true })
@@ -94,7 +99,16 @@ export async function buildPackageSet({ arch, recipe, image, packages, work, cac
     boot.push(`mkdir -p ${user.home}`, `chown ${user.name}:${user.group} ${user.home} 2>/dev/null`)
   }
 
+  for (const alternative of chooseAlternatives(alternatives)) {
+    for (const [link, target] of alternative.links) {
+      if (!existsSync(join(tree, target))) continue
+      await rm(join(tree, link), { force: true })
+      await mkdir(dirname(join(tree, link)), { recursive: true })
+      await symlink(target, join(tree, link))
+    }
+  }
   for (const path of [...PROTECTED, ...STRIPPED]) await rm(join(tree, path), { recursive: true, force: true })
+  await claimProgramNames(tree)
   const files = accountFiles(base, accounts)
   await mkdir(join(tree, 'etc/vitest-qemu/setup'), { recursive: true })
   await writeFile(join(tree, 'etc/passwd'), files.passwd)
@@ -168,4 +182,27 @@ async function addModules(apt: PrivateApt, image: { kernelRelease: string; modul
   await mkdir(join(tree, 'etc/vitest-qemu'), { recursive: true })
   await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${order.join('\n')}\n`)
   return order.slice(image.modules.length)
+}
+
+const PROGRAM_DIRS = ['usr/local/sbin', 'usr/local/bin', 'usr/sbin', 'usr/bin', 'sbin', 'bin']
+
+/**
+ * A program of the packages wins over busybox's applet of the same name wherever the
+ * guest's PATH looks: busybox links its applets at boot only where no file is, so each
+ * program dir without the name gets a link to the package's program (iproute2's /bin/ip
+ * would otherwise lose to busybox's /sbin/ip, earlier in PATH).
+ */
+async function claimProgramNames(tree: string): Promise<void> {
+  const where = new Map<string, string>()
+  for (const dir of PROGRAM_DIRS) {
+    if (!existsSync(join(tree, dir))) continue
+    for (const name of await readdir(join(tree, dir))) if (!where.has(name)) where.set(name, `/${dir}/${name}`)
+  }
+  for (const [name, path] of where) {
+    for (const dir of PROGRAM_DIRS) {
+      if (dir.startsWith('usr/local') || existsSync(join(tree, dir, name)) || `/${dir}/${name}` === path) continue
+      await mkdir(join(tree, dir), { recursive: true })
+      await symlink(path, join(tree, dir, name)).catch(() => {})
+    }
+  }
 }

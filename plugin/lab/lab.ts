@@ -158,7 +158,13 @@ export async function launchLab(config: LabConfig, options: StartLabOptions = {}
         await copyFile(image.initrd, initrd)
         // Its packages' archive between the two: the guest's own files may replace theirs.
         const packageSet = guest.packages.length > 0 ? await ensurePackageSet(guest.name, image, guest.packages, cache) : undefined
-        if (packageSet) await appendFile(initrd, await readFile(packageSet.cpio))
+        if (packageSet) {
+          const archive = await readFile(packageSet.cpio)
+          await appendFile(initrd, archive)
+          // The archive is in memory twice while the kernel unpacks it: a default memory grows to hold it.
+          const needed = Math.ceil((2 * archive.length) / 2 ** 20 / 64) * 64 + 192
+          if (config.guests[guest.name]?.memory === undefined && guest.memory < needed) guest.memory = needed
+        }
         await appendFile(initrd, overlay)
         if (snapshots) initrdIdentity = `${await fileHash(image.initrd, cache)} ${packageSet?.key ?? ''} ${createHash('sha256').update(overlay).digest('hex')}`
         launch = { accel: 'tcg', network: plan.network, kernel: image.kernel, initrd, serialSocket: files.serialSocket, qmpSocket: files.qmpSocket, agent: files.agent }
