@@ -58,7 +58,7 @@ export async function ensurePackageSet(guest: string, image: DefaultImage, packa
       await rm(set.dir, { recursive: true, force: true })
       await rename(join(work, 'out'), set.dir)
     } catch (error) {
-      throw new Error(`vitest-qemu: ${guest}: packages: ${(error as Error).message}`)
+      throw new Error(`vitest-qemu: guests.${guest}.packages: ${(error as Error).message}`)
     } finally {
       await rm(work, { recursive: true, force: true })
     }
