@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { keepLabIfFailed, keepMode } from './keep-on-failure.js'
+import { whenProjectFilesEnd } from './project-end.js'
 import { launchLab, type StartedLab } from '../lab/lab.js'
 import { admitBoot } from '../lab/boot-gate.js'
 import { info, seconds } from '../common/log.js'
@@ -69,6 +70,17 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
           (ms) => info(`guests reset for the rerun in ${seconds(ms)}`),
           (error: Error) => info(error.message),
         )
+      })
+    })
+  }
+  // Outside watch mode the lab stops as soon as its project's last file has run (unless a
+  // failed run is to keep it up), not when every project is done.
+  if (!watching && keepMode(process.env.VITEST_QEMU_KEEP) === 'never') {
+    void ready.then((lab) => {
+      if (!lab) return
+      whenProjectFilesEnd(project, () => {
+        info(`the files of project ${project.name || '(root)'} have run: stopping its lab`)
+        void launched.stop().catch((error: Error) => info(`stopping the lab of project ${project.name || '(root)'}: ${error.message}`))
       })
     })
   }
