@@ -28,17 +28,25 @@ export interface Recipe {
   pvh?: boolean
 }
 
-/** Builds the image of `recipe` into `work`/out. */
-export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: string, cache: string): Promise<void> {
+/** The private apt state of a recipe's release and architecture, its index read afresh. */
+export async function recipeApt(arch: Arch, recipe: Recipe, cache: string): Promise<PrivateApt> {
   const debianArch = archProfiles[arch].debianArch
   const apt = new PrivateApt(join(cache, 'apt', `${recipe.release}-${debianArch}`), debianArch, recipe.release)
-  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    const started = Date.now()
-    const result = await fn()
-    info(`  ${what} (${seconds(Date.now() - started)})`)
-    return result
-  }
   await step(`read the Debian ${recipe.release} ${debianArch} package index`, () => apt.update())
+  return apt
+}
+
+/** One step of a build, with how long it took on its progress line. */
+export async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now()
+  const result = await fn()
+  info(`  ${what} (${seconds(Date.now() - started)})`)
+  return result
+}
+
+/** Builds the image of `recipe` into `work`/out. */
+export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: string, cache: string): Promise<void> {
+  const apt = await recipeApt(arch, recipe, cache)
   const kernelPackage = await apt.resolveMetapackage(recipe.kernelPackage)
   const packages = [kernelPackage]
   for (const name of recipe.packages) packages.push(...(await apt.withDependencies(name)))

@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path'
 import { execa } from './lazy-execa.js'
 import { archProfiles } from '../config/arch.js'
 import type { Arch } from '../config/config.js'
-import { info, seconds } from '../common/log.js'
+import { info } from '../common/log.js'
 import { writeCpio } from './cpio.js'
-import { PrivateApt } from './debian-packages.js'
+import type { PrivateApt } from './debian-packages.js'
 import type { DefaultImage } from './default-image.js'
 import { etcFiles } from './guest-init.js'
-import { type Recipe, treeToCpioEntries } from './image-build.js'
+import { type Recipe, recipeApt, step, treeToCpioEntries } from './image-build.js'
 import { moduleLoadOrder, moduleName, parseModulesBuiltin, parseModulesDep } from './module-order.js'
 import { type Accounts, type Alternative, accountFiles, chooseAlternatives, parseAlternatives, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
 import { modulesForPackages } from './package-modules.js'
@@ -41,16 +41,8 @@ export interface PackageSetBuild {
 }
 
 export async function buildPackageSet({ arch, recipe, image, packages, work, cache }: PackageSetBuild): Promise<void> {
-  const debianArch = archProfiles[arch].debianArch
-  const apt = new PrivateApt(join(cache, 'apt', `${recipe.release}-${debianArch}`), debianArch, recipe.release)
-  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    const started = Date.now()
-    const result = await fn()
-    info(`  ${what} (${seconds(Date.now() - started)})`)
-    return result
-  }
-  await step(`read the Debian ${recipe.release} ${debianArch} package index`, () => apt.update())
-  await checkAvailable(apt, packages, `${recipe.release} ${debianArch}`)
+  const apt = await recipeApt(arch, recipe, cache)
+  await checkAvailable(apt, packages, `${recipe.release} ${archProfiles[arch].debianArch}`)
   const skip = (name: string) => !packages.includes(name) && SKIPPED.some((pattern) => pattern.test(name))
   const wanted = await step('resolved what the packages need', () => apt.dependencyClosure(['base-passwd', ...packages], skip))
   const tree = join(work, 'tree')
