@@ -79,7 +79,8 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     void ready.then((lab) => {
       if (!lab) return
       whenProjectFilesEnd(project, () => {
-        info(`the files of project ${project.name || '(root)'} have run: stopping its lab`)
+        // Said only where it matters: other projects still run.
+        if ((project.vitest.projects?.length ?? 1) > 1) info(`the files of project ${project.name || '(root)'} have run: stopping its lab`)
         void launched.stop().catch((error: Error) => info(`stopping the lab of project ${project.name || '(root)'}: ${error.message}`))
       })
     })
