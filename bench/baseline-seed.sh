@@ -28,7 +28,7 @@ boot() { # name ip mac tap
   exec {infd}<>"$work/$1.in"
   eval "in_$1=$infd"
   qemu-system-x86_64 -name guest=$1 -nodefaults -no-user-config -display none -machine pc -accel tcg,tb-size=32 -m 128 -smp 1 \
-    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet no_timer_check ip=$2:::255.255.255.0:$1:eth0:off" \
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet cryptomgr.notests no_timer_check ip=$2:::255.255.255.0:$1:eth0:off" \
     -serial pipe:"$work/$1" -netdev tap,id=net0,ifname=$4,script=no,downscript=no \
     -device virtio-net-pci,netdev=net0,mac=$3,romfile= -device virtio-rng-pci &
   exec {fd}<>"$work/$1.out"

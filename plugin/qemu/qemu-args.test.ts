@@ -30,7 +30,7 @@ test('the default image boots quietly, without the x86 timer check, with its ini
   })
   const { binary, args } = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/run/x/initrd.cpio' })
   expect(binary).toBe('qemu-system-x86_64')
-  expect(args[args.indexOf('-append') + 1]).toBe('console=ttyS0 quiet no_timer_check ip=10.0.0.2::10.0.0.1:255.255.255.0:a:eth0:off')
+  expect(args[args.indexOf('-append') + 1]).toBe('console=ttyS0 quiet cryptomgr.notests no_timer_check ip=10.0.0.2::10.0.0.1:255.255.255.0:a:eth0:off')
   expect(args[args.indexOf('-initrd') + 1]).toBe('/run/x/initrd.cpio')
   expect(args[args.indexOf('-m') + 1]).toBe('192')
   expect(args.slice(-2)).toEqual(['-rtc', 'base=utc'])
@@ -53,7 +53,7 @@ test('a guest whose state is saved zeroes freed memory; a restore loads the save
   expect(restored.slice(-2)).toEqual(['-incoming', `exec:cat '/cache/it'\\''s/state'`])
 })
 
-test('only x86 default images get no_timer_check; a kernel of your own boots with what you append', () => {
+test('only x86 default images get no_timer_check, every default image cryptomgr.notests; a kernel of your own boots with what you append', () => {
   const plan = planLab(
     {
       bridges: { br0: { subnet: '10.0.0.0/24' } },
@@ -68,6 +68,10 @@ test('only x86 default images get no_timer_check; a kernel of your own boots wit
   expect(append(0)).toContain('no_timer_check')
   expect(append(1)).not.toContain('no_timer_check')
   expect(append(2)).not.toContain('no_timer_check')
+  // The crypto self-tests are skipped on every default image, never on a kernel of your own.
+  expect(append(0)).toContain('cryptomgr.notests')
+  expect(append(1)).toContain('cryptomgr.notests')
+  expect(append(2)).not.toContain('cryptomgr.notests')
 })
 
 test("TCG's translation cache is bounded; KVM gets no TCG options", () => {
