@@ -85,7 +85,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
   return (await launchLab(config, options)).ready
 }
 
-/** Starts the lab and resolves once its guests are booting (not booted: see `ready`). */
+/** Starts the lab and resolves once every guest's QEMU runs (booting, not booted: see `ready`). */
 export async function launchLab(config: LabConfig, options: StartLabOptions = {}): Promise<LaunchedLab> {
   const root = options.root ?? process.cwd()
   const started = Date.now()
@@ -316,7 +316,10 @@ export async function launchLab(config: LabConfig, options: StartLabOptions = {}
       throw error
     })
     let settled = false
-    whenReady.then(() => (settled = true), () => (settled = true))
+    const over = whenReady.then(() => (settled = true), () => (settled = true))
+    // Vitest's workers start once this returns: after every QEMU runs, so that their start
+    // does not compete for the CPU with the supervisor's; a failure or an abort ends the wait too.
+    await Promise.race([events.launched(), over])
     return {
       descriptor: booting,
       ready: whenReady,

@@ -31,3 +31,26 @@ test('events come from fd 3; stdout lines are shown, never parsed; the exit ends
     shown.mockRestore()
   }
 })
+
+test("'launched' is waited for apart from the other events; a supervisor that dies first ends that wait too", async () => {
+  const run = (script: string) => {
+    const child = spawn(process.execPath, ['-e', `const { writeSync } = require('node:fs'); ${script}`], { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] })
+    return { child, events: supervisorEvents(child) }
+  }
+  // This one lives until its stdin closes, so 'launched' can only come from the event.
+  const launching = run(`
+    writeSync(3, JSON.stringify({ type: 'progress', guest: 'a', stage: 'qemu', elapsedMs: 1 }) + '\\n')
+    writeSync(3, JSON.stringify({ type: 'launched' }) + '\\n')
+    writeSync(3, JSON.stringify({ type: 'stopped' }) + '\\n')
+    process.stdin.resume()`)
+  await launching.events.launched()
+  expect(launching.child.exitCode).toBeNull()
+  // The boot's own events keep their order, without the 'launched' one.
+  expect(await launching.events.next()).toMatchObject({ type: 'progress', guest: 'a' })
+  expect(await launching.events.next()).toEqual({ type: 'stopped' })
+  launching.child.stdin!.end()
+
+  const dying = run('process.exit(3)')
+  await dying.events.launched()
+  await expect(dying.events.next()).rejects.toThrow(/the supervisor exited \(code 3\)/)
+})

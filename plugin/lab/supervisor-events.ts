@@ -10,15 +10,21 @@ import type { Readable } from 'node:stream'
 
 export interface EventStream {
   next(signal?: AbortSignal): Promise<SupervisorEvent>
+  /** Resolves once every guest's QEMU runs, or once the boot can no longer get there (a failure, the supervisor's exit): those come from `next`. */
+  launched(): Promise<void>
 }
 
 export function supervisorEvents(child: ChildProcess): EventStream {
   const queue: SupervisorEvent[] = []
   let wake: (() => void) | undefined
   let exited: string | undefined
+  let launched!: () => void
+  const whenLaunched = new Promise<void>((resolve) => (launched = resolve))
   readJsonLines<SupervisorEvent>(
     child.stdio[EVENTS_FD] as Readable,
     (event) => {
+      if (event.type === 'failed') launched()
+      if (event.type === 'launched') return launched()
       queue.push(event)
       wake?.()
     },
@@ -28,13 +34,16 @@ export function supervisorEvents(child: ChildProcess): EventStream {
   createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (line) => info(`supervisor: ${line}`))
   child.on('exit', (code, signal) => {
     exited = `the supervisor exited (${signal ?? `code ${code}`})`
+    launched()
     wake?.()
   })
   child.on('error', (error) => {
     exited = `the supervisor could not start: ${error.message}`
+    launched()
     wake?.()
   })
   return {
+    launched: () => whenLaunched,
     async next(signal) {
       for (;;) {
         const event = queue.shift()

@@ -54,6 +54,8 @@ export type SupervisorCommand =
   | { type: 'snapshot-checked'; guest: string; problem?: string }
 
 export type SupervisorEvent =
+  /** Every guest's QEMU has been started (the test process's global setup may return). */
+  | { type: 'launched' }
   | { type: 'progress'; guest: string; stage: Stage; elapsedMs: number }
   | { type: 'guest-ready'; guest: string; stageMs: Partial<Record<Stage, number>>; pid: number; booted: 'cold' | 'restored' }
   | { type: 'notice'; message: string }

@@ -79,48 +79,49 @@ async function start(command: SupervisorStart): Promise<void> {
   captures = new PacketCaptures(command.logDir)
   const partitions = { runId: command.runId, journal: plan.network === 'host' ? journal : undefined }
   servers.push(serveControl(command.controlSocket, guests, partitions, captures, labReset, plan.bridges.map((bridge) => bridge.address)))
-  const results = await Promise.allSettled(
-    plan.guests.map(async (guestPlan) => {
-      const setup = command.guests[guestPlan.name]!
-      const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch: setup.launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
-      boots.set(guestPlan.name, boot)
-      const snapshot = setup.snapshot
-      const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: guestPlan.name, stage, elapsedMs })
-      const guest = await bootGuest(boot, {
-        onStage,
-        restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
-        // The test process checks the state's checksum while QEMU loads it; the guest runs only if it matches.
-        restoreCheck: snapshot?.restore ? () => snapshotChecked(guestPlan.name) : undefined,
-        onRestoreFailed: (reason) => {
-          emit({ type: 'notice', message: `${guestPlan.name}: its snapshot could not be restored, so it boots cold and a new snapshot replaces it (${reason})` })
-          rmSync(snapshot!.dir, { recursive: true, force: true })
-        },
-        afterColdBoot: snapshot ? (booted) => saveSnapshot(booted, snapshot, boot) : undefined,
-        // Nothing to save after SSH: the lab is ready once the shell answers.
-        sshInBackground: !snapshot && !command.resettable,
-      })
-      if (command.resettable) await keepResetPoint(guest, boot, snapshot)
-      const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
-      const portReady = async (port: number) => {
-        // Refused at once: the worker then asks why, and learns QEMU exited.
-        if (guests.get(guestPlan.name)?.exitReason) throw new Error('QEMU exited')
-        if (port !== sshPort) return
-        try {
-          await guests.get(guestPlan.name)!.whenSshReady()
-        } catch (error) {
-          if (!sshFailureTold.has(guestPlan.name)) emit({ type: 'notice', message: (error as Error).message })
-          sshFailureTold.add(guestPlan.name)
-          throw error
-        }
+  const booting = plan.guests.map(async (guestPlan) => {
+    const setup = command.guests[guestPlan.name]!
+    const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch: setup.launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
+    boots.set(guestPlan.name, boot)
+    const snapshot = setup.snapshot
+    const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: guestPlan.name, stage, elapsedMs })
+    const guest = await bootGuest(boot, {
+      onStage,
+      restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
+      // The test process checks the state's checksum while QEMU loads it; the guest runs only if it matches.
+      restoreCheck: snapshot?.restore ? () => snapshotChecked(guestPlan.name) : undefined,
+      onRestoreFailed: (reason) => {
+        emit({ type: 'notice', message: `${guestPlan.name}: its snapshot could not be restored, so it boots cold and a new snapshot replaces it (${reason})` })
+        rmSync(snapshot!.dir, { recursive: true, force: true })
+      },
+      afterColdBoot: snapshot ? (booted) => saveSnapshot(booted, snapshot, boot) : undefined,
+      // Nothing to save after SSH: the lab is ready once the shell answers.
+      sshInBackground: !snapshot && !command.resettable,
+    })
+    if (command.resettable) await keepResetPoint(guest, boot, snapshot)
+    const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
+    const portReady = async (port: number) => {
+      // Refused at once: the worker then asks why, and learns QEMU exited.
+      if (guests.get(guestPlan.name)?.exitReason) throw new Error('QEMU exited')
+      if (port !== sshPort) return
+      try {
+        await guests.get(guestPlan.name)!.whenSshReady()
+      } catch (error) {
+        if (!sshFailureTold.has(guestPlan.name)) emit({ type: 'notice', message: (error as Error).message })
+        sshFailureTold.add(guestPlan.name)
+        throw error
       }
-      const connections = new Set<Socket>()
-      forwarded.set(guestPlan.name, connections)
-      const usedThroughPort = { used: () => labReset.used(guestPlan.name), settled: labReset.settled }
-      servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, usedThroughPort, portReady, connections))
-      servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
-      emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
-    }),
-  )
+    }
+    const connections = new Set<Socket>()
+    forwarded.set(guestPlan.name, connections)
+    const usedThroughPort = { used: () => labReset.used(guestPlan.name), settled: labReset.settled }
+    servers.push(serveForwarding(guest.files.forwardSocket, guest.plan.nics[0]!.ip, usedThroughPort, portReady, connections))
+    servers.push(serveConsoleAttach(guest.files.consoleSocket, () => guests.get(guestPlan.name)!.console))
+    emit({ type: 'guest-ready', guest: guest.plan.name, stageMs: guest.stageMs, pid: guest.pid, booted: guest.restoring ? 'restored' : 'cold' })
+  })
+  // Each boot started its QEMU before its first wait: every guest runs now.
+  emit({ type: 'launched' })
+  const results = await Promise.allSettled(booting)
   const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failures.length > 0) {
     emit({ type: 'failed', message: failures.map((failure) => (failure.reason as Error).message).join('\n\n') })
