@@ -1,5 +1,6 @@
-// The kernel modules a package needs and cannot load on demand in the default image
-// (its busybox has no modprobe tree): loaded at boot after the image's own.
+// The kernel modules a package needs. They load on demand (busybox's modprobe, over the
+// package set's modules.dep and modules.alias: package-set-build.ts), except those that
+// nothing would ask the kernel for, which load at boot after the image's own.
 
 const netfilter = [
   'nf_tables', 'nft_chain_nat', 'nft_nat', 'nft_masq', 'nft_redir', 'nft_ct', 'nft_limit', 'nft_log', 'nft_reject_inet', 'nft_reject_ipv4', 'nft_reject_ipv6',
@@ -29,4 +30,12 @@ const byPackage: Record<string, string[]> = {
 /** The modules the packages need, each once, in a stable order. */
 export function modulesForPackages(packages: string[]): string[] {
   return [...new Set(packages.flatMap((name) => byPackage[name] ?? []))]
+}
+
+/**
+ * Whether a module loads at boot rather than on demand: tun's device node, /dev/net/tun,
+ * exists only once the module is loaded, and opening a missing node asks for nothing.
+ */
+export function loadedAtBoot(name: string): boolean {
+  return name === 'tun'
 }

@@ -12,7 +12,7 @@ import { defaultImageKey, type DefaultImage, recipeOf } from './default-image.js
 // appended archive boots faster than a read-only disk and needs no mount step. Built once
 // per architecture, image and package set, cached beside the images, under a lock.
 
-const PACKAGE_SET_VERSION = 4
+const PACKAGE_SET_VERSION = 5
 
 export interface PackageSet {
   dir: string
