@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { which } from '../common/which.js'
 import { appendFile, copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { archProfiles } from '../config/arch.js'
 import { cacheDir } from '../common/cache-dir.js'
 import type { LabConfig } from '../config/config.js'
@@ -32,6 +31,7 @@ import { stateChecksumProblem } from '../qemu/snapshot-store.js'
 import { writeLedger } from '../run/run-ledger.js'
 import { sweepDeadRuns } from './sweep.js'
 import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
+import { takeSupervisor } from './supervisor-process.js'
 import type { GuestFiles, SupervisorEvent, SupervisorStart } from '../protocol/supervisor-protocol.js'
 
 // The lab engine, usable without Vitest: validate, prepare images, start the
@@ -79,7 +79,6 @@ export interface LaunchedLab {
 const log = debug('lab')
 /** The longest path a unix socket takes (sun_path, less its terminating NUL). */
 const MAX_SOCKET_PATH = 107
-const SUPERVISOR = fileURLToPath(new URL('../supervisor/supervisor.js', import.meta.url))
 
 export async function startLab(config: LabConfig, options: StartLabOptions = {}): Promise<StartedLab> {
   return (await launchLab(config, options)).ready
@@ -200,12 +199,10 @@ export async function launchLab(config: LabConfig, options: StartLabOptions = {}
 
     phase('images and overlays ready')
     const controlSocket = join(runDir, 'control.sock')
-    supervisor = spawnSupervisor(plan.network)
+    supervisor = takeSupervisor(plan.network)
     // Listening from the start: a supervisor that fails at once (unshare refused) exits
     // before the next await is over, and its exit must still end the wait below.
     const events = supervisorEvents(supervisor)
-    // Writing to a supervisor that has already exited fails with EPIPE; its exit says why.
-    supervisor.stdin!.on('error', () => {})
     const supervisorIdentity = supervisor.pid === undefined ? undefined : processIdentity(supervisor.pid)
     if (supervisorIdentity) await writeLedger(runDir, { ...ledger, supervisor: supervisorIdentity, supervisorPid: supervisorIdentity.pid })
     await claimLogDir(logDir, { testProcess: processIdentity(process.pid), supervisor: supervisorIdentity })
@@ -334,17 +331,6 @@ export async function launchLab(config: LabConfig, options: StartLabOptions = {}
     await cleanupOnFailure()
     throw error
   }
-}
-
-function spawnSupervisor(network: 'namespace' | 'host'): ChildProcess {
-  // detached: its own process group, so a Ctrl-C in the terminal reaches Vitest, and the
-  // supervisor learns of it from its closed stdin, not from a signal.
-  // stdio 3 (EVENTS_FD): the events' own pipe; stdout is only shown (supervisor-events.ts).
-  const options = { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] as ('pipe' | 'inherit')[], detached: true }
-  if (network === 'host') return spawn(process.execPath, [SUPERVISOR], options)
-  // A fresh network namespace; without root, a user namespace around it (no sudo needed).
-  const unshare = process.getuid?.() !== 0 ? ['--user', '--map-root-user', '--net'] : ['--net']
-  return spawn('unshare', [...unshare, '--', process.execPath, SUPERVISOR], options)
 }
 
 async function stopSupervisor(child: ChildProcess): Promise<void> {

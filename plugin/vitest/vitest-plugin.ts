@@ -6,6 +6,7 @@ import { RUN_LOGS_ROOT } from '../run/run-logs.js'
 import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js'
 import { escapeRegExp } from '../common/regex-escape.js'
 import { GUEST_NAMES_FILE, writeGuestNames } from './guest-names.js'
+import { startSupervisorAhead } from '../lab/supervisor-process.js'
 
 // The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
 // config at once (a bad config fails before anything is created) and registers the
@@ -31,8 +32,10 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
     api: { labConfig: config },
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
-      planLab(config, { root })
+      const plan = planLab(config, { root })
       writeGuestNames(root, plugin, Object.keys(config.guests))
+      // The lab's supervisor starts now, while Vitest goes on to its global setup.
+      startSupervisorAhead(plan.network)
       // The global setup and the fixtures are imported by Node as they are, like any installed
       // package, even from a linked or workspace copy outside node_modules: Vitest would
       // otherwise transform them module by module (a quarter of a second before the lab starts).
