@@ -45,6 +45,11 @@ export interface StartLabOptions {
   resettable?: boolean
 }
 
+/** What Vitest's global setup adds: the key under which the plugin started its supervisor ahead. */
+export interface LaunchLabOptions extends StartLabOptions {
+  supervisorKey?: object
+}
+
 export interface StartedLab {
   readonly descriptor: LabDescriptor
   readonly logDir: string
@@ -85,7 +90,7 @@ export async function startLab(config: LabConfig, options: StartLabOptions = {})
 }
 
 /** Starts the lab and resolves once every guest's QEMU runs (booting, not booted: see `ready`). */
-export async function launchLab(config: LabConfig, options: StartLabOptions = {}): Promise<LaunchedLab> {
+export async function launchLab(config: LabConfig, options: LaunchLabOptions = {}): Promise<LaunchedLab> {
   const root = options.root ?? process.cwd()
   const started = Date.now()
   const phase = (name: string) => log(`${name} after ${Date.now() - started} ms`)
@@ -199,7 +204,7 @@ export async function launchLab(config: LabConfig, options: StartLabOptions = {}
 
     phase('images and overlays ready')
     const controlSocket = join(runDir, 'control.sock')
-    supervisor = takeSupervisor(plan.network)
+    supervisor = takeSupervisor(plan.network, options.supervisorKey)
     // Listening from the start: a supervisor that fails at once (unshare refused) exits
     // before the next await is over, and its exit must still end the wait below.
     const events = supervisorEvents(supervisor)

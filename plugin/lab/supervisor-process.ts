@@ -2,11 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 // Starting the supervisor process. Node takes a tenth of a second to start it, on the way
-// to the first QEMU; so the Vitest plugin starts one as soon as it reads its config, and
-// the lab's global setup, 40 ms or more later, takes it over. One that no lab takes (a
-// `vitest list`, a run that finds no test file) ends when its pipe closes with the Vitest
-// process, or after a minute unused. Kept on globalThis: the plugin and the global setup
-// may be separate copies of this module.
+// to the first QEMU; so the Vitest plugin starts one for its project as soon as Vitest has
+// set the project up, and the project's global setup, later, takes that one over (the key:
+// the project). One that no lab takes (a `vitest list`, a run that finds no test file)
+// holds no event loop, and ends when its pipe closes with the Vitest process, or after a
+// minute unused. Kept on globalThis: the plugin and the global setup may be separate
+// copies of this module.
 
 const SUPERVISOR = fileURLToPath(new URL('../supervisor/supervisor.js', import.meta.url))
 const UNUSED_MS = 60_000
@@ -14,8 +15,15 @@ const UNUSED_MS = 60_000
 type Network = 'namespace' | 'host'
 const POOL = Symbol.for('vitest-qemu:started-supervisors')
 
-function pool(): { child: ChildProcess; network: Network; timer: NodeJS.Timeout }[] {
-  const holder = globalThis as { [POOL]?: { child: ChildProcess; network: Network; timer: NodeJS.Timeout }[] }
+interface Started {
+  child: ChildProcess
+  network: Network
+  key: object
+  timer: NodeJS.Timeout
+}
+
+function pool(): Started[] {
+  const holder = globalThis as { [POOL]?: Started[] }
   return (holder[POOL] ??= [])
 }
 
@@ -36,13 +44,13 @@ export function spawnSupervisor(network: Network): ChildProcess {
   return child
 }
 
-/** Starts a supervisor for a lab that will start soon in this process. */
-export function startSupervisorAhead(network: Network, spawnChild = spawnSupervisor): ChildProcess {
+/** Starts a supervisor for the lab that will start soon in this process under `key`. */
+export function startSupervisorAhead(network: Network, key: object, spawnChild = spawnSupervisor): ChildProcess {
   const child = spawnChild(network)
   // Unused, it must not keep this process alive (a `vitest run` of another project would
   // wait for it): the pipe's end at this process's exit ends it.
   holdsProcess(child, false)
-  const entry = { child, network, timer: setTimeout(() => child.kill('SIGKILL'), UNUSED_MS).unref() }
+  const entry: Started = { child, network, key, timer: setTimeout(() => child.kill('SIGKILL'), UNUSED_MS).unref() }
   child.once('exit', () => {
     clearTimeout(entry.timer)
     const at = pool().indexOf(entry)
@@ -52,10 +60,10 @@ export function startSupervisorAhead(network: Network, spawnChild = spawnSupervi
   return child
 }
 
-/** A supervisor started ahead for this network mode and still alive, else a new one. */
-export function takeSupervisor(network: Network, spawnChild = spawnSupervisor): ChildProcess {
+/** The supervisor started ahead under `key` for this network mode, if still alive; else a new one. */
+export function takeSupervisor(network: Network, key?: object, spawnChild = spawnSupervisor): ChildProcess {
   const entries = pool()
-  const at = entries.findIndex((entry) => entry.network === network && entry.child.exitCode === null && entry.child.signalCode === null && entry.child.pid !== undefined)
+  const at = entries.findIndex((entry) => entry.key === key && entry.network === network && entry.child.exitCode === null && entry.child.signalCode === null && entry.child.pid !== undefined)
   if (at < 0) return spawnChild(network)
   const [entry] = entries.splice(at, 1)
   clearTimeout(entry!.timer)

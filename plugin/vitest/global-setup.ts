@@ -29,7 +29,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const admitted = await admitBoot(config)
   let launched
   try {
-    launched = await launchLab(config, { root, resettable: watching || config.isolation === 'per-file' || config.isolation === 'per-test' })
+    launched = await launchLab(config, { root, resettable: watching || config.isolation === 'per-file' || config.isolation === 'per-test', supervisorKey: project })
   } catch (error) {
     admitted.release()
     throw error

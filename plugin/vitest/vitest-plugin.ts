@@ -20,6 +20,8 @@ export interface QemuLabPlugin {
   name: string
   /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
   api: { labConfig: LabConfig }
+  /** Vitest has set the project up: its lab's supervisor starts now, while Vitest goes on to the global setup. */
+  configureVitest(context: { project: object }): void
   config(config: { root?: string }): {
     test: { globalSetup: string[]; provide: Record<string, ProvidedConfig>; server: { deps: { external: RegExp[] } }; fileParallelism?: boolean }
     server: { watch: { ignored: string[] } }
@@ -30,12 +32,13 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
   const plugin: QemuLabPlugin = {
     name: 'vitest-qemu',
     api: { labConfig: config },
+    configureVitest({ project }) {
+      startSupervisorAhead(config.network ?? 'namespace', project)
+    },
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
-      const plan = planLab(config, { root })
+      planLab(config, { root })
       writeGuestNames(root, plugin, Object.keys(config.guests))
-      // The lab's supervisor starts now, while Vitest goes on to its global setup.
-      startSupervisorAhead(plan.network)
       // The global setup and the fixtures are imported by Node as they are, like any installed
       // package, even from a linked or workspace copy outside node_modules: Vitest would
       // otherwise transform them module by module (a quarter of a second before the lab starts).
