@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
 import { execa, type ResultPromise } from 'execa'
 import type { LabDescriptor } from 'vitest-qemu'
 import { type LabFootprint, holdNamespaceOf, processesInNamespace, waitUntil } from './host-state.js'
@@ -67,4 +68,15 @@ export async function waitForBooting(run: FixtureRun, qemus: number, timeoutMs =
     throw new Error(`the fixture run never started its guests:\n${(await run.process).all}`)
   }
   return footprint
+}
+
+/**
+ * Runs a fixture to its end with a fresh folder for the marks its tests leave (VQ_MARKS:
+ * one file per test, read back with `mark`); the output comes without colours.
+ */
+export async function runWithMarks(fixture: string): Promise<{ exitCode: number | undefined; output: string; mark(name: string): string; runtimeRoot: string }> {
+  const marks = mkdtempSync(join(tmpdir(), `vq-${fixture}-marks-`))
+  const run = startFixtureRun(fixture, [], { VQ_MARKS: marks })
+  const result = await run.process
+  return { exitCode: result.exitCode, output: stripVTControlCharacters(result.all), mark: (name) => readFileSync(join(marks, name), 'utf8'), runtimeRoot: run.runtimeRoot }
 }
