@@ -9,7 +9,8 @@ import { type CpioEntry, writeCpio } from './cpio.js'
 import { PrivateApt } from './debian-packages.js'
 import { agentScript, etcFiles, initStage1, initStage2, udhcpcScript } from './guest-init.js'
 import { elfLinking } from './elf-needed.js'
-import { moduleLoadOrder, parseModulesBuiltin, parseModulesDep } from './module-order.js'
+import { moduleLoadOrder } from './module-order.js'
+import { copyModule, indexKernelModules } from './kernel-modules.js'
 import { pvhKernelOf } from './pvh-kernel.js'
 
 // Building a default image from its recipe: Debian packages downloaded with a private
@@ -62,27 +63,16 @@ export async function buildImage(arch: Arch, recipe: Recipe, key: string, work: 
   }
   for (const program of recipe.programs) await copyWithLibraries(extracted, program, tree)
 
-  // Debian 13 packages hold /usr/lib/modules (merged /usr), where depmod -b looks in lib/modules.
-  if (!existsSync(join(extracted, 'lib/modules')) && existsSync(join(extracted, 'usr/lib/modules'))) {
-    await mkdir(join(extracted, 'lib'), { recursive: true })
-    await symlink('../usr/lib/modules', join(extracted, 'lib/modules'))
-  }
-  const kernelRelease = (await readdir(join(extracted, 'lib/modules')))[0]
+  // Debian 13 packages hold /usr/lib/modules (merged /usr).
+  const modulesRoot = existsSync(join(extracted, 'lib/modules')) ? join(extracted, 'lib/modules') : join(extracted, 'usr/lib/modules')
+  const kernelRelease = existsSync(modulesRoot) ? (await readdir(modulesRoot))[0] : undefined
   if (!kernelRelease) throw new Error(`${kernelPackage} holds no modules`)
   // vmlinuz (x86, arm) or, for riscv64, vmlinux (an uncompressed Image that QEMU loads as is).
   const vmlinuz = (await readdir(join(extracted, 'boot'))).find((name) => name.startsWith('vmlinuz') || name.startsWith('vmlinux'))
   if (!vmlinuz) throw new Error(`${kernelPackage} holds no boot/vmlinuz`)
-  await execa('depmod', ['-b', extracted, kernelRelease])
-  const modulesDir = join(extracted, 'lib/modules', kernelRelease)
-  const builtin = parseModulesBuiltin(await readFile(join(modulesDir, 'modules.builtin'), 'utf8'))
-  const compressed = moduleLoadOrder(parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8')), recipe.modules.filter((name) => !builtin.has(name)))
-  // Debian 13 compresses modules (.ko.xz); they go into the image uncompressed, for busybox's insmod.
-  const order = compressed.map((module) => module.replace(/\.xz$/, ''))
-  for (const [index, module] of compressed.entries()) {
-    await mkdir(dirname(join(tree, 'lib/modules', module)), { recursive: true })
-    if (module.endsWith('.xz')) await execa('xz', ['-dc', join(modulesDir, module)], { stdout: { file: join(tree, 'lib/modules', order[index]!) } })
-    else await cp(join(modulesDir, module), join(tree, 'lib/modules', module))
-  }
+  const modules = await indexKernelModules(extracted, kernelRelease)
+  const order: string[] = []
+  for (const module of moduleLoadOrder(modules.deps, recipe.modules.filter((name) => !modules.builtin.has(name)))) order.push(await copyModule(modules, module, tree))
   await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${order.join('\n')}\n`)
 
   await writeFile(join(tree, 'init'), initStage1, { mode: 0o755 })

@@ -1,11 +1,9 @@
-import { moduleName } from './module-order.js'
+import { moduleName, uncompressedPath as uncompressed } from './module-order.js'
 
 // What busybox's modprobe reads in /lib/modules/<release>/ to load a module when the
 // kernel asks for one (a netfilter expression, a link type, a socket family): modules.dep
 // and modules.alias, narrowed to the modules a guest has. The kernel's own files come from
 // depmod over its package; paths lose a compression suffix, as the guest's modules have.
-
-const uncompressed = (path: string) => path.replace(/\.(xz|gz|zst)$/, '')
 
 /**
  * modules.dep and modules.alias for the modules at `present` (paths as the guest has

@@ -35,6 +35,11 @@ export function moduleLoadOrder(deps: Map<string, string[]>, wanted: string[]): 
   return order
 }
 
+/** A module's path as a guest has it: without the compression suffix of Debian's packages. */
+export function uncompressedPath(path: string): string {
+  return path.replace(/\.(xz|gz|zst)$/, '')
+}
+
 export function moduleName(path: string): string {
   return (path.split('/').pop() ?? path).replace(/\.ko(\.(xz|gz|zst))?$/, '').replace(/-/g, '_')
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { chmod, cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { execa } from './lazy-execa.js'
 import { archProfiles } from '../config/arch.js'
@@ -10,7 +10,8 @@ import type { PrivateApt } from './debian-packages.js'
 import type { DefaultImage } from './default-image.js'
 import { etcFiles } from './guest-init.js'
 import { type Recipe, recipeApt, step, treeToCpioEntries } from './image-build.js'
-import { moduleLoadOrder, moduleName, parseModulesBuiltin, parseModulesDep } from './module-order.js'
+import { moduleLoadOrder, moduleName, uncompressedPath } from './module-order.js'
+import { copyModule, indexKernelModules } from './kernel-modules.js'
 import { type Accounts, type Alternative, accountFiles, chooseAlternatives, parseAlternatives, parsePostinst, parseSysusers, postinstPaths, tmpfilesCommands } from './maintainer-effects.js'
 import { loadedAtBoot, modulesForPackages } from './package-modules.js'
 import { modprobeFiles } from './modprobe-tree.js'
@@ -153,42 +154,25 @@ async function checkAvailable(apt: PrivateApt, packages: string[], where: string
  * at boot (package-modules.ts): loading all of them there took 0.7 s of a cold boot.
  */
 async function addModules(apt: PrivateApt, image: { kernelRelease: string; modules: string[] }, names: string[], work: string, tree: string): Promise<string[]> {
-  const order = [...image.modules]
+  if (names.length === 0) return []
+  const kernel = join(work, 'kernel')
+  await apt.downloadAndExtract([`linux-image-${image.kernelRelease}`], join(work, 'kernel-deb'), kernel)
+  const modules = await indexKernelModules(kernel, image.kernelRelease)
+  const known = new Set([...modules.deps.keys()].map(moduleName))
+  const available = names.filter((name) => known.has(name.replace(/-/g, '_')) && !modules.builtin.has(name))
   const added: string[] = []
-  if (names.length > 0) {
-    const kernel = join(work, 'kernel')
-    await apt.downloadAndExtract([`linux-image-${image.kernelRelease}`], join(work, 'kernel-deb'), kernel)
-    if (!existsSync(join(kernel, 'lib/modules')) && existsSync(join(kernel, 'usr/lib/modules'))) {
-      await mkdir(join(kernel, 'lib'), { recursive: true })
-      await symlink('../usr/lib/modules', join(kernel, 'lib/modules'))
-    }
-    await execa('depmod', ['-b', kernel, image.kernelRelease])
-    const modulesDir = join(kernel, 'lib/modules', image.kernelRelease)
-    const deps = parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8'))
-    const builtin = parseModulesBuiltin(await readFile(join(modulesDir, 'modules.builtin'), 'utf8'))
-    const known = new Set([...deps.keys()].map(moduleName))
-    const available = names.filter((name) => known.has(name.replace(/-/g, '_')) && !builtin.has(name))
-    for (const module of moduleLoadOrder(deps, available)) {
-      const path = module.replace(/\.xz$/, '')
-      if (order.includes(path) || added.includes(path)) continue
-      added.push(path)
-      await mkdir(dirname(join(tree, 'lib/modules', path)), { recursive: true })
-      if (module.endsWith('.xz')) await execa('xz', ['-dc', join(modulesDir, module)], { stdout: { file: join(tree, 'lib/modules', path) } })
-      else await cp(join(modulesDir, module), join(tree, 'lib/modules', path))
-    }
-    for (const module of moduleLoadOrder(deps, available.filter(loadedAtBoot))) {
-      const path = module.replace(/\.xz$/, '')
-      if (!order.includes(path)) order.push(path)
-    }
-    const files = modprobeFiles(deps, await readFile(join(modulesDir, 'modules.alias'), 'utf8'), [...image.modules, ...added])
-    const release = join(tree, 'lib/modules', image.kernelRelease)
-    await mkdir(release, { recursive: true })
-    await symlink('../kernel', join(release, 'kernel'))
-    await writeFile(join(release, 'modules.dep'), files.dep)
-    await writeFile(join(release, 'modules.alias'), files.alias)
+  for (const module of moduleLoadOrder(modules.deps, available)) {
+    if (!image.modules.includes(uncompressedPath(module))) added.push(await copyModule(modules, module, tree))
   }
-  await mkdir(join(tree, 'etc/vitest-qemu'), { recursive: true })
-  await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${order.join('\n')}\n`)
+  const files = modprobeFiles(modules.deps, await readFile(join(modules.dir, 'modules.alias'), 'utf8'), [...image.modules, ...added])
+  const release = join(tree, 'lib/modules', image.kernelRelease)
+  await mkdir(release, { recursive: true })
+  await symlink('../kernel', join(release, 'kernel'))
+  await writeFile(join(release, 'modules.dep'), files.dep)
+  await writeFile(join(release, 'modules.alias'), files.alias)
+  // What loads at boot: the image's list, then those of the packages' modules nothing would ask for.
+  const atBoot = moduleLoadOrder(modules.deps, available.filter(loadedAtBoot)).map(uncompressedPath).filter((path) => !image.modules.includes(path))
+  if (atBoot.length > 0) await writeFile(join(tree, 'etc/vitest-qemu/modules'), `${[...image.modules, ...atBoot].join('\n')}\n`)
   return added
 }
 
