@@ -319,8 +319,8 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
     })
     let settled = false
     const over = whenReady.then(() => (settled = true), () => (settled = true))
-    // Vitest's workers start once this returns: after every QEMU runs, so that their start
-    // does not compete for the CPU with the supervisor's; a failure or an abort ends the wait too.
+    // Returns once every QEMU runs (Vitest then starts its workers while the guests boot),
+    // or once the boot has ended before that (a failure, an abort): `ready` tells which.
     await Promise.race([events.launched(), over])
     return {
       descriptor: booting,
