@@ -25,6 +25,8 @@ export class AgentUnavailableError extends Error {
 }
 
 export class GuestAgent {
+  /** Aborted by close(): an attach still retrying then stops, and keeps no connection it makes after. */
+  private readonly closing = new AbortController()
   private commands?: Socket
   private control?: Socket
   private readonly waiting = new Map<string, (message: AgentMessage) => void>()
@@ -40,8 +42,8 @@ export class GuestAgent {
 
   /** Connects to QEMU's two agent sockets, retrying while QEMU has not made them yet. */
   async attach(deadline: number): Promise<void> {
-    this.commands = await connectWithRetry(this.sockets.commandSocket, { deadline, what: `${this.guest}: the agent's socket ${this.sockets.commandSocket}` })
-    this.control = await connectWithRetry(this.sockets.controlSocket, { deadline, what: `${this.guest}: the agent's control socket ${this.sockets.controlSocket}` })
+    this.commands = await connectWithRetry(this.sockets.commandSocket, { deadline, what: `${this.guest}: the agent's socket ${this.sockets.commandSocket}`, signal: this.closing.signal })
+    this.control = await connectWithRetry(this.sockets.controlSocket, { deadline, what: `${this.guest}: the agent's control socket ${this.sockets.controlSocket}`, signal: this.closing.signal })
     const reader = new AgentFrameReader((message) => this.waiting.get(message.id)?.(message))
     this.commands.on('data', (chunk: Buffer) => reader.push(chunk))
     for (const socket of [this.commands, this.control]) {
@@ -111,6 +113,7 @@ export class GuestAgent {
   }
 
   close(): void {
+    this.closing.abort(new Error('closed'))
     this.closed = true
     this.commands?.destroy()
     this.control?.destroy()

@@ -17,6 +17,8 @@ interface QmpMessage {
 }
 
 export class QmpClient {
+  /** Aborted by close(): an attach still retrying then stops, and keeps no connection it makes after. */
+  private readonly closing = new AbortController()
   private socket?: Socket
   /** In QEMU's answering order; a command past its deadline keeps its place, so its late answer is not taken for the next one's. */
   private pending: { resolve: (value: unknown) => void; reject: (error: Error) => void }[] = []
@@ -28,7 +30,7 @@ export class QmpClient {
   ) {}
 
   async connect(deadline: number): Promise<void> {
-    this.socket = await connectWithRetry(this.path, { deadline, what: `${this.guest}: QMP did not answer on ${this.path}` })
+    this.socket = await connectWithRetry(this.path, { deadline, what: `${this.guest}: QMP did not answer on ${this.path}`, signal: this.closing.signal })
     const greeting = new Promise<void>((resolve) => (this.onGreeting = resolve))
     readJsonLines<QmpMessage>(this.socket, (message) => this.receive(message))
     this.socket.on('error', () => {})
@@ -74,6 +76,7 @@ export class QmpClient {
   }
 
   close(): void {
+    this.closing.abort(new Error('closed'))
     this.socket?.destroy()
   }
 }

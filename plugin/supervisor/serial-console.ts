@@ -85,6 +85,8 @@ export class ConsoleNoiseError extends Error {
 type Mode = 'unknown' | 'v2' | 'raw'
 
 export class SerialConsole {
+  /** Aborted by close(): an attach still retrying then stops, and keeps no connection it makes after. */
+  private readonly closing = new AbortController()
   private readonly text = new ConsoleBuffer(MEMORY_LIMIT)
   private socket?: Socket
   private readonly decoder = new StringDecoder('utf8')
@@ -110,7 +112,7 @@ export class SerialConsole {
 
   /** Connects to QEMU's serial socket, retrying while QEMU has not created it yet. */
   async attach(deadline: number): Promise<void> {
-    this.socket = await connectWithRetry(this.socketPath, { deadline, what: `${this.guest}: could not connect to the serial console socket ${this.socketPath}` })
+    this.socket = await connectWithRetry(this.socketPath, { deadline, what: `${this.guest}: could not connect to the serial console socket ${this.socketPath}`, signal: this.closing.signal })
     this.socket.on('data', (data: Buffer) => {
       this.transcript.write(data)
       const chunk = this.decoder.write(data)
@@ -357,6 +359,7 @@ export class SerialConsole {
   }
 
   close(): void {
+    this.closing.abort(new Error('closed'))
     this.socket?.destroy()
     this.transcript.end()
   }
