@@ -27,6 +27,8 @@ export interface LabReset {
 
 /** Longest request line: commands and text typed into consoles, never megabytes. */
 const MAX_REQUEST_LENGTH = 16 * 1024 * 1024
+/** How long typed text may wait for a freshly booted shell to be set up (the client waits up to two minutes). */
+const SETUP_BEFORE_TYPING_MS = 60_000
 
 /** Where partitions' tables go: named with the run's id, and in host mode (where they live in the host's namespace and must not outlive the run) journaled. */
 export interface PartitionPlace {
@@ -105,7 +107,7 @@ async function guestRequest(request: Extract<ControlRequest, { guest: string }>,
     case 'serial.exec':
       return toWire(await console.exec(request.command, request.timeout))
     case 'serial.send':
-      return console.send(request.text)
+      return console.type(request.text, SETUP_BEFORE_TYPING_MS)
     case 'serial.expect':
       return console.expect(new RegExp(request.source, request.flags), { from: request.from, timeout: request.timeout, signal })
     case 'serial.position':

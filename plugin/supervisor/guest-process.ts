@@ -325,6 +325,9 @@ export class GuestProcess {
         const command = this.plan.setup[Number(failed[1]) - 1] ?? `#${failed[1]}`
         throw new Error(`setup command ${Number(failed[1])} (\`${command}\`) failed with exit ${failed[2]}:\n${failed[3]!.replace(/\r/g, '').trimEnd() || '(no output)'}`)
       }
+      // Its init says `ready` right before it starts the shell; the console is set up when first used.
+      this.console.deferSetup()
+      return
     } else if (login) {
       await this.console.expect(LOGIN_PROMPT, { from: 0, timeout: deadline - Date.now(), signal: this.failure.signal })
       let typed = this.console.position
@@ -381,19 +384,8 @@ export class GuestProcess {
   }
 
   /** The shell answers on the console; set it up for framed commands (echo off, the helper). */
-  private async probeShell(deadline: number, stop?: AbortSignal): Promise<void> {
-    for (;;) {
-      if (stop?.aborted) return
-      const left = deadline - Date.now()
-      if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
-      this.console.send('\n')
-      try {
-        await this.console.setup(Math.min(left, 3000))
-        return
-      } catch (error) {
-        if (this.failure.signal.aborted) throw this.failure.signal.reason
-      }
-    }
+  private probeShell(deadline: number, stop?: AbortSignal): Promise<void> {
+    return this.console.probe(deadline, { stop, failed: this.failure.signal })
   }
 
   /** QMP quit, then SIGKILL; the console is closed first so QEMU cannot block writing to it. */

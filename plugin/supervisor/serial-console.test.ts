@@ -94,6 +94,37 @@ describe('SerialConsole.exec', () => {
     expect(console.mode).toBe('v2')
   })
 
+  test('a deferred setup is done before the first command, in one round trip, and only once', async () => {
+    const { console, typed } = await fakeShell((kind, nonce) => (kind === 'run' ? frame(nonce, 'ok\n', 0) : kind === 'setup' ? `${nonce}i v2\r\n` : ''))
+    console.deferSetup()
+    expect(typed).toEqual([])
+    expect((await console.exec('echo ok', 5000)).stdout.toString()).toBe('ok\n')
+    expect((await console.exec('echo ok', 5000)).stdout.toString()).toBe('ok\n')
+    expect(typed.filter((line) => line.startsWith('stty -echo'))).toHaveLength(1)
+    expect(typed.filter((line) => line.startsWith('vq '))).toHaveLength(2)
+    expect(typed.indexOf('')).toBeLessThan(typed.findIndex((line) => line.startsWith('stty -echo')))
+    expect(console.mode).toBe('v2')
+  })
+
+  test('typed text waits for a deferred setup; setUpNow with none deferred types nothing', async () => {
+    const { console, typed } = await fakeShell((kind, nonce) => (kind === 'setup' ? `${nonce}i v2\r\n` : ''))
+    await console.setUpNow(5000)
+    expect(typed).toEqual([])
+    console.deferSetup()
+    await console.type('ls\n', 5000)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const setupAt = typed.findIndex((line) => line.startsWith('stty -echo'))
+    expect(setupAt).toBeGreaterThanOrEqual(0)
+    expect(typed.at(-1)).toBe('ls')
+    expect(typed.indexOf('ls')).toBeGreaterThan(setupAt)
+  })
+
+  test('a deferred setup that no shell answers fails the command, naming the guest and the command', async () => {
+    const { console } = await fakeShell(() => '')
+    console.deferSetup()
+    await expect(console.exec('echo ok', 300)).rejects.toThrow(/^guestA: no shell answered on the serial console before `echo ok` within 300 ms/)
+  })
+
   test('a command that does not end times out, Ctrl-C is typed, and the next command works', async () => {
     const { console, typed } = await fakeShell((kind, nonce, count) => (kind === 'run' && count > 0 ? frame(nonce, 'next\n', 0) : ''))
     await expect(console.exec('sleep 1000', 300)).rejects.toThrow(/timed out after 300 ms/)

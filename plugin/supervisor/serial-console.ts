@@ -71,6 +71,8 @@ function matchInWorker(regex: RegExp, text: string, budget: number): Promise<{ i
 }
 /** How often a frame that fails verification is printed again before exec gives up. */
 export const FRAME_TRIES = 4
+/** How long one try of a shell's setup waits for its answer before Enter and the setup are typed again. */
+const PROBE_TRY_MS = 3000
 /** How long the console stays quiet after a damaged line of a frame before the frame is asked for again. */
 export const FRAME_STALL_MS = 1000
 
@@ -97,6 +99,8 @@ export class SerialConsole {
   private closed = false
   /** Whether the helper is set up in the shell ('unknown' until the first exec or `setup`). */
   mode: Mode = 'unknown'
+  /** A freshly booted shell, set up on its first use instead of at boot (deferSetup). */
+  private setupDeferred = false
   /** Called with each chunk of console text (after it is stored). */
   onText?: (chunk: string) => void
   /** How long one try of an `expect` pattern may run in its worker thread. */
@@ -227,6 +231,11 @@ export class SerialConsole {
     return this.serialized(async () => {
       const deadline = Date.now() + timeout
       const describe = () => `${this.guest}: serial exec timed out after ${timeout} ms: ${command}`
+      if (this.setupDeferred) {
+        await this.probeWithin(deadline).catch((error: Error) =>
+          Promise.reject(error instanceof TimeoutError ? new TimeoutError(`${this.guest}: ${error.message} before \`${command}\` within ${timeout} ms`) : error),
+        )
+      }
       // A console not set up yet tries the helper at once: a shell without it answers `missing`.
       if (this.mode === 'raw') return this.execRaw(command, deadline, describe)
       return this.execFramed(command, deadline, describe)
@@ -236,6 +245,53 @@ export class SerialConsole {
   /** Sets the console session up (echo off, the helper); returns whether framed (v2) commands work. */
   setup(timeout: number): Promise<Mode> {
     return this.serialized(() => this.setupWithin(Date.now() + timeout, () => `${this.guest}: no shell answered the console setup within ${timeout} ms`))
+  }
+
+  /**
+   * A shell that has just started answers the setup; until it does, Enter and the setup are
+   * typed again every few seconds (it may not read its input yet). `stop` ends the probing
+   * quietly, `failed` with its reason.
+   */
+  probe(deadline: number, signals: { stop?: AbortSignal; failed?: AbortSignal } = {}): Promise<void> {
+    return this.serialized(() => this.probeWithin(deadline, signals))
+  }
+
+  /**
+   * The default image's shell is set up when first used (a command, typed text, a saved
+   * state), not at boot: typed over the serial port of a guest under TCG, the setup costs a
+   * fifth of a second, and most tests use the agent only.
+   */
+  deferSetup(): void {
+    this.setupDeferred = true
+  }
+
+  /** Sets a deferred setup up now (before the guest's state is saved; before text is typed). */
+  async setUpNow(timeout: number): Promise<void> {
+    if (this.setupDeferred) await this.serialized(async () => (this.setupDeferred ? this.probeWithin(Date.now() + timeout) : undefined))
+  }
+
+  /** Types text as is, into a shell that is set up (echo off) like the one framed commands see. */
+  async type(text: string | Buffer, setupTimeout: number): Promise<void> {
+    await this.setUpNow(setupTimeout)
+    this.send(text)
+  }
+
+  private async probeWithin(deadline: number, signals: { stop?: AbortSignal; failed?: AbortSignal } = {}): Promise<void> {
+    for (;;) {
+      if (signals.stop?.aborted) return
+      const left = deadline - Date.now()
+      if (left <= 0) throw new TimeoutError('no shell answered on the serial console')
+      this.send('\n')
+      const tryMs = Math.min(left, PROBE_TRY_MS)
+      try {
+        await this.setupWithin(Date.now() + tryMs, () => `${this.guest}: no shell answered the console setup within ${tryMs} ms`)
+        this.setupDeferred = false
+        return
+      } catch (error) {
+        if (signals.failed?.aborted) throw signals.failed.reason
+        if (this.closed) throw error
+      }
+    }
   }
 
   private serialized<T>(run: () => Promise<T>): Promise<T> {

@@ -242,6 +242,8 @@ async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, b
 
 async function saveState(guest: GuestProcess, path: string, boot: GuestBoot): Promise<void> {
   const timeout = timeoutsFor(boot).restore
+  // Saved with its console set up, so that no restore of it has to set it up again.
+  await guest.console.setUpNow(timeout)
   if (guest.plan.ssh) await waitForClosedConnections(guest.console, guest.plan.ssh.port ?? 22, timeout)
   await saveGuestState(guest.qmp, path, Date.now() + timeout)
   await bringToPresent(guest.console, timeout)
