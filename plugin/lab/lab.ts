@@ -60,9 +60,10 @@ export interface StartedLab {
   reset(): Promise<number>
   /**
    * Starts a reset and resolves once it is under way, with its completion: requests of
-   * workers wait until it is done, so a rerun's workers can start meanwhile.
+   * workers wait until it is done, so a rerun's workers can start meanwhile. With `ifUsed`,
+   * only if the lab was used since its last reset; else `done` resolves with 0 at once.
    */
-  beginReset(): Promise<{ done: Promise<number> }>
+  beginReset(options?: { ifUsed?: boolean }): Promise<{ done: Promise<number> }>
   /** Calls `listener` with the reason if the supervisor ends without `stop()` (it crashed or was killed). */
   onUnexpectedExit(listener: (reason: string) => void): void
   stop(): Promise<void>
@@ -289,11 +290,11 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
       const afterBoot = followAfterBoot(events)
       // One reset at a time: the supervisor answers them in order.
       let resetting: Promise<unknown> = Promise.resolve()
-      const beginReset = (): Promise<{ done: Promise<number> }> => {
+      const beginReset = (resetOptions: { ifUsed?: boolean } = {}): Promise<{ done: Promise<number> }> => {
         if (!options.resettable) return Promise.reject(new Error('vitest-qemu: this lab was not started resettable'))
         const begun = resetting.catch(() => {}).then(async () => {
           const answers = afterBoot.expectReset()
-          running.stdin!.write(`${JSON.stringify({ type: 'reset' })}\n`)
+          running.stdin!.write(`${JSON.stringify({ type: 'reset', ifUsed: resetOptions.ifUsed === true })}\n`)
           await answers.started
           return { done: answers.done }
         })

@@ -49,7 +49,8 @@ export interface SupervisorStart {
 export type SupervisorCommand =
   | SupervisorStart
   | { type: 'stop' }
-  | { type: 'reset' }
+  /** `ifUsed`: only if a guest was used since the last reset (else it answers at once, 0 ms). */
+  | { type: 'reset'; ifUsed?: boolean }
   /** The test process checked a restored guest's snapshot (while QEMU loads it): the guest runs only if `problem` is absent. */
   | { type: 'snapshot-checked'; guest: string; problem?: string }
 

@@ -336,7 +336,7 @@ readJsonLines<SupervisorCommand>(process.stdin, (command) => {
   else if (command.type === 'stop') void stop()
   else if (command.type === 'snapshot-checked') verdictFor(command.guest).settle(command.problem)
   else if (command.type === 'reset') {
-    const done = resetAll(false)
+    const done = resetAll(command.ifUsed === true)
     emit({ type: 'reset-started' })
     done.then(
       ({ ms }) => emit({ type: 'reset-done', ms }),

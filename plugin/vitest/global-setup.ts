@@ -2,9 +2,10 @@ import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { keepLabIfFailed, keepMode } from './keep-on-failure.js'
 import { whenProjectFilesEnd } from './project-end.js'
+import { resetForReruns } from './watch-reset.js'
 import { launchLab, type StartedLab } from '../lab/lab.js'
 import { admitBoot } from '../lab/boot-gate.js'
-import { info, seconds } from '../common/log.js'
+import { info } from '../common/log.js'
 import { writeLabOutcome } from '../protocol/lab-readiness.js'
 import { CONFIG_KEY, LAB_KEY, LAB_READY_KEY } from '../protocol/provided-context.js'
 
@@ -62,15 +63,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
         process.exitCode = 1
         void project.vitest.close().finally(() => process.exit(1))
       })
-      project.onTestsRerun(async (specifications) => {
-        if (!specifications.some((specification) => specification.project.name === project.name)) return
-        // The workers start meanwhile; their first request to the lab waits for the reset.
-        const { done } = await lab.beginReset()
-        done.then(
-          (ms) => info(`guests reset for the rerun in ${seconds(ms)}`),
-          (error: Error) => info(error.message),
-        )
-      })
+      resetForReruns(project, lab)
     })
   }
   // Outside watch mode the lab stops as soon as its project's last file has run (unless a
