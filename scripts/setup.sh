@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(qemu-system-x86 qemu-system-arm qemu-system-misc iproute2 util-linux kmod e2fsprogs xz-utils apt dpkg ca-certificates iptables nftables tcpdump tshark tmux dnsmasq-base)
+packages=(qemu-system-x86 qemu-system-arm qemu-system-misc qemu-utils iproute2 util-linux kmod e2fsprogs xz-utils apt dpkg ca-certificates iptables nftables tcpdump tshark tmux dnsmasq-base)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

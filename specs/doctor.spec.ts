@@ -47,7 +47,7 @@ async function applyFix(fix: string) {
   expect(result.exitCode, `${command}\n${result.stderr}`).toBe(0)
 }
 
-const noConfigIds = ['node', 'config', 'qemu-x86_64', 'kvm', 'tun', 'namespace', 'iproute2', 'util-linux', 'capture', 'nftables', 'disk', 'host-mode']
+const noConfigIds = ['node', 'config', 'qemu-x86_64', 'kvm', 'tun', 'namespace', 'iproute2', 'util-linux', 'capture', 'nftables', 'qemu-img', 'disk', 'host-mode']
 
 describe.skipIf(!isRoot)('doctor', { timeout: 60_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), 'vq-doctor-'))
@@ -63,7 +63,7 @@ describe.skipIf(!isRoot)('doctor', { timeout: 60_000 }, () => {
     const lines = run.stdout.split('\n')
     expect(run.exitCode, run.stdout + run.stderr).toBe(lines.some((line) => line.startsWith('fail ')) ? 1 : 0)
     expect(run.stdout).toContain(`ok    config       no Vitest config in ${scratch}: checked for x86_64 guests, namespace mode`)
-    expect(lines.at(-1)).toMatch(/^12 checks: \d+ ok, \d+ warn, \d+ fail: /)
+    expect(lines.at(-1)).toMatch(/^13 checks: \d+ ok, \d+ warn, \d+ fail: /)
 
     const kvmLine = lines.find((line) => /^\w+\s+kvm\s/.test(line))!
     if (!existsSync('/dev/kvm')) expect(kvmLine).toMatch(/^warn\s+kvm\s+\/dev\/kvm missing: TCG in use \(slower\)$/)

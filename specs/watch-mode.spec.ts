@@ -1,4 +1,5 @@
-import { readdirSync, utimesSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { stripVTControlCharacters } from 'node:util'
 import { execa } from 'execa'
 import { join } from 'node:path'
@@ -28,6 +29,9 @@ describe('watch mode', () => {
       expect(await waitUntil(() => waitingLines(output) >= 1, 120_000, 100), told()).toBe(true)
       expect(output).toMatch(/1 passed/)
       const qemuStarts = output.split('qemu ready after').length
+      const qemus = async () => (await execa('pgrep', ['-f', `qemu-system.*${run.runtimeRoot}`])).stdout.split('\n').sort()
+      const qemusBefore = await qemus()
+      expect(qemusBefore).toHaveLength(2)
       for (let rerun = 1; rerun <= 2; rerun++) {
         // Vitest's file watcher is not ours to test: should it miss a touch, touch again.
         for (let touch = 0; touch < 3 && !(await waitUntil(() => rerunLines(output) >= rerun, touch === 0 ? 0 : 10_000, 50)); touch++) {
@@ -39,8 +43,11 @@ describe('watch mode', () => {
       expect(output.split('guests reset for the rerun').length - 1, told()).toBe(2)
       expect(output, told()).not.toMatch(/failed/)
       expect(output.split(/Tests\s+1 passed/).length - 1, told()).toBe(3)
-      // No boot after the first: the guests were restored, not started again.
+      // No boot after the first: the guests were restored, not started again; and restored
+      // inside their QEMUs (a loadvm of the reset point each keeps), not by new ones.
       expect(output.split('qemu ready after').length, told()).toBe(qemuStarts)
+      expect(await qemus()).toEqual(qemusBefore)
+      expect(output, told()).not.toMatch(/reset point could not/)
     } finally {
       run.process.kill('SIGINT')
       await run.process
@@ -78,6 +85,19 @@ describe('watch mode', () => {
     const result = await run.process
     expect(stripVTControlCharacters(result.all)).toMatch(/Tests\s+2 passed/)
     expect(result.exitCode, result.all).toBe(0)
+  })
+
+  test("isolation: 'per-file' still resets, by a new QEMU, when qemu-img cannot make the reset point's file", async () => {
+    // A qemu-img that fails, first on PATH.
+    const bin = mkdtempSync(join(tmpdir(), 'vq-no-qemu-img-'))
+    writeFileSync(join(bin, 'qemu-img'), '#!/bin/sh\necho "qemu-img: refused for this test" >&2\nexit 1\n', { mode: 0o755 })
+    const run = startFixtureRun('per-file-run', [], { PATH: `${bin}:${process.env.PATH}`, DEBUG: 'vitest-qemu:lab' })
+    const result = await run.process
+    const output = stripVTControlCharacters(result.all)
+    expect(output).toMatch(/Tests\s+2 passed/)
+    expect(result.exitCode, result.all).toBe(0)
+    expect(output).toMatch(/guestA: each reset starts a new QEMU \(qemu-img create .* refused for this test\)/)
+    rmSync(bin, { recursive: true, force: true })
   })
 
   test("isolation: 'per-test' brings back the guests each test used, and only those", async () => {

@@ -408,7 +408,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<Check[]> {
   const { scope, check: configCheck } = await loadScope(options)
   const isRoot = process.getuid?.() === 0
   const user = userInfo().username
-  const found = toolsOnPath(['ip', 'bridge', 'unshare', 'setpriv', 'tcpdump', 'editcap', 'tshark', 'nft'])
+  const found = toolsOnPath(['ip', 'bridge', 'unshare', 'setpriv', 'tcpdump', 'editcap', 'tshark', 'nft', 'qemu-img'])
   const checks: Check[] = [nodeCheck(process.versions.node), configCheck]
   for (const arch of scope.arches) checks.push(qemuCheck(await qemuFacts(arch)))
   checks.push(kvmCheck(await kvmFacts(scope, user)))
@@ -426,6 +426,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<Check[]> {
     }),
   )
   checks.push(toolsCheck({ id: 'nftables', tools: { nft: 'nftables' }, found, purpose: 'for lab.partition()', required: false }))
+  checks.push(toolsCheck({ id: 'qemu-img', tools: { 'qemu-img': 'qemu-utils' }, found, purpose: 'for resets inside QEMU in watch mode and isolation: without it each reset starts a new QEMU', required: false }))
   checks.push(diskCheck(await Promise.all(scope.cacheDirs.map(async (dir) => ({ dir, freeBytes: await freeBytes(dir) })))))
   if (scope.hostBridges.length === 0) checks.push(hostModeUnusedCheck())
   else {

@@ -20,6 +20,7 @@ import type { QemuLaunch } from '../qemu/qemu-args.js'
 import { RUN_LOGS, claimLogDir, logDirInUse, releaseLogDir, runLogDir } from '../run/run-logs.js'
 import { runtimeRoot } from '../run/runtime-dir.js'
 import { createRunFolder } from './run-folder.js'
+import { createResetPointFile } from './reset-point-file.js'
 import { processIdentity } from '../run/process-identity.js'
 import { isNotFound } from '../run/private-path.js'
 import { undoJournalOf } from '../run/undo-actions.js'
@@ -201,6 +202,7 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
         if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
         guestsSetup[guest.name]!.snapshot = found.setup
       }
+      if (options.resettable && launch.saved) launch.vmstate = await createResetPointFile(guest.name, dir)
     }
 
     phase('images and overlays ready')

@@ -50,7 +50,7 @@ export interface SnapshotLookupResult {
 
 /** @param initrdIdentity what the default image's initramfs is made of; user initramfs files are hashed. */
 export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string): Promise<SnapshotLookupResult> {
-  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined }
+  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined, vmstate: undefined }
   const { binary, args } = qemuCommand(guest, placeholders)
   const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel, cache) }
   if (initrdIdentity) fileHashes.initrd = createHash('sha256').update(initrdIdentity).digest('hex')

@@ -53,6 +53,14 @@ test('a guest whose state is saved zeroes freed memory; a restore loads the save
   expect(restored.slice(-2)).toEqual(['-incoming', `exec:cat '/cache/it'\\''s/state'`])
 })
 
+test('a reset point file is a qcow2 drive no device uses (commas in its path doubled), before the incoming state', () => {
+  const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
+  const args = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, vmstate: '/run/a,b/reset-point.qcow2', incoming: '/s' }).args
+  expect(args.slice(-4)).toEqual(['-drive', 'if=none,id=vq-vmstate,format=qcow2,file=/run/a,,b/reset-point.qcow2', '-incoming', "exec:cat '/s'"])
+  expect(args.filter((arg) => arg.includes('drive=vq-vmstate'))).toEqual([])
+  expect(qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true }).args).not.toContain('-drive')
+})
+
 test('only x86 default images get no_timer_check, every default image cryptomgr.notests; a kernel of your own boots with what you append', () => {
   const plan = planLab(
     {

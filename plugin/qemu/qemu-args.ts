@@ -27,6 +27,8 @@ export interface QemuLaunch {
   incoming?: string
   /** The guest's state will be saved (snapshots, resets). */
   saved?: boolean
+  /** A qcow2 file that holds the guest's reset point as an internal snapshot (savevm, loadvm). */
+  vmstate?: string
 }
 
 /** The kernel's `ip=` argument: ip::gateway:netmask:hostname:device:autoconf. */
@@ -99,6 +101,8 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
     }
   }
   args.push(...guest.qemuArgs)
+  // Attached to no device, so a saved state is the same with it or without it.
+  if (launch.vmstate) args.push('-drive', `if=none,id=vq-vmstate,format=qcow2,file=${launch.vmstate.replace(/,/g, ',,')}`)
   if (launch.incoming) args.push('-incoming', `exec:cat ${shellQuote(launch.incoming)}`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }
 }

@@ -69,7 +69,7 @@ function fakeGuest(name: string) {
     console: {
       position: 42,
       slice: (from: number, to?: number) => `text ${from}-${to ?? 'end'}`,
-      send: (text: string) => void calls.push(`send ${text}`),
+      type: async (text: string) => void calls.push(`send ${text}`),
       exec: async (command: string) => {
         calls.push(`exec ${command}`)
         return { stdout: Buffer.from(`ran ${command}\n`), stderr: Buffer.alloc(0), exitCode: 0 }

@@ -26,6 +26,25 @@ export async function saveGuestState(qmp: QmpClient, path: string, deadline: num
   }
 }
 
+/** The name of a guest's reset point among the internal snapshots of its vmstate file (qemu-args.ts). */
+const RESET_POINT = 'vq-reset'
+
+/** Saves the running guest as its reset point inside QEMU (it pauses while it is written). */
+export function saveResetPoint(qmp: QmpClient, timeoutMs: number): Promise<void> {
+  return humanMonitor(qmp, `savevm ${RESET_POINT}`, timeoutMs)
+}
+
+/** Brings the running guest back to its reset point, in the same QEMU: no new process, no new connections. */
+export function loadResetPoint(qmp: QmpClient, timeoutMs: number): Promise<void> {
+  return humanMonitor(qmp, `loadvm ${RESET_POINT}`, timeoutMs)
+}
+
+/** The monitor's savevm and loadvm, each one command that returns when done (QMP's own are jobs): text back, empty when all went well. */
+async function humanMonitor(qmp: QmpClient, line: string, timeoutMs: number): Promise<void> {
+  const output = await qmp.command('human-monitor-command', { 'command-line': line }, timeoutMs)
+  if (typeof output === 'string' && output.trim()) throw new Error(`${line}: ${output.trim()}`)
+}
+
 /**
  * Waits until a guest started with `-incoming` has loaded its state, then lets it run.
  * @param beforeResume must resolve before the guest runs (checking the state's checksum).

@@ -6,7 +6,7 @@ import { createLabNetwork } from './lab-network.js'
 import { UndoJournal } from '../run/undo-journal.js'
 import { undoAll } from '../run/undo-actions.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
-import { bringToPresent, saveGuestState, waitForClosedConnections } from './guest-snapshot.js'
+import { bringToPresent, loadResetPoint, saveGuestState, saveResetPoint, waitForClosedConnections } from './guest-snapshot.js'
 import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-store.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
@@ -231,7 +231,7 @@ async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, b
   let draft: string | undefined
   try {
     draft = await newSnapshotDraft(snapshot.dir)
-    await saveState(guest, statePath(draft), boot)
+    await saveState(guest, { path: statePath(draft) }, boot)
     await commitSnapshot(draft, snapshot.dir, guest.plan.name, snapshot.key)
     emit({ type: 'snapshot-saved', guest: guest.plan.name, elapsedMs: Date.now() - started })
   } catch (error) {
@@ -240,34 +240,51 @@ async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, b
   }
 }
 
-async function saveState(guest: GuestProcess, path: string, boot: GuestBoot): Promise<void> {
+/** Saves the guest's state to a file (`path`), or as its reset point inside QEMU (`inQemu`). */
+async function saveState(guest: GuestProcess, where: { path: string } | { inQemu: true }, boot: GuestBoot): Promise<void> {
   const timeout = timeoutsFor(boot).restore
   // Saved with its console set up, so that no restore of it has to set it up again.
   await guest.console.setUpNow(timeout)
   if (guest.plan.ssh) await waitForClosedConnections(guest.console, guest.plan.ssh.port ?? 22, timeout)
-  await saveGuestState(guest.qmp, path, Date.now() + timeout)
+  if ('path' in where) await saveGuestState(guest.qmp, where.path, Date.now() + timeout)
+  else await saveResetPoint(guest.qmp, timeout)
   await bringToPresent(guest.console, timeout)
 }
 
 // Watch mode and per-file isolation: each guest's state right after boot, and the way back to it.
 const boots = new Map<string, GuestBoot>()
 const resetPoints = new Map<string, string>()
+/** Guests whose reset point is kept inside their QEMU (reset-point-file.ts): a reset loads it there. */
+const resetInQemu = new Set<string>()
 let usedSinceReset = true
 /** Guests reached since their last reset (per-test isolation resets only these). */
 const usedGuests = new Set<string>()
 let resetting: Promise<ResetResult> | undefined
 
-/** The snapshot the guest came from or was saved to; else a state saved in the run's folder now. */
+/**
+ * The guest's state right after boot, inside its QEMU where it can be (a reset is then a
+ * `loadvm`); else, and as the way back should that fail, the snapshot the guest came from
+ * or was saved to, or a state saved in the run's folder now.
+ */
 async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: GuestSnapshotSetup): Promise<void> {
   // A guest with storage is reset by booting it again: its disk would not match a saved memory.
   if (!boot.launch.saved) return
-  if (snapshot && existsSync(statePath(snapshot.dir))) {
-    resetPoints.set(guest.plan.name, statePath(snapshot.dir))
-    return
+  const name = guest.plan.name
+  const fromSnapshot = snapshot && existsSync(statePath(snapshot.dir)) ? statePath(snapshot.dir) : undefined
+  if (fromSnapshot) resetPoints.set(name, fromSnapshot)
+  if (boot.launch.vmstate) {
+    try {
+      await saveState(guest, { inQemu: true }, boot)
+      resetInQemu.add(name)
+      return
+    } catch (error) {
+      emit({ type: 'notice', message: `${name}: its reset point could not be kept in QEMU, so each reset starts a new QEMU (${firstLine(error)})` })
+    }
   }
+  if (fromSnapshot) return
   const path = join(boot.files.dir, 'reset-state')
-  await saveState(guest, path, boot)
-  resetPoints.set(guest.plan.name, path)
+  await saveState(guest, { path }, boot)
+  resetPoints.set(name, path)
 }
 
 const labReset: LabReset = {
@@ -307,7 +324,21 @@ async function resetGuest(boot: GuestBoot): Promise<void> {
   // reset and reach the new one. Should its SSH fail too, that is news again.
   for (const connection of forwarded.get(name) ?? []) connection.destroy()
   sshFailureTold.delete(name)
-  await guests.get(name)?.terminate()
+  const current = guests.get(name)
+  if (current && resetInQemu.has(name)) {
+    const timeout = timeoutsFor(boot).restore
+    try {
+      await current.unlessExited(async () => {
+        await loadResetPoint(current.qmp, timeout)
+        await bringToPresent(current.console, timeout)
+      })
+      return
+    } catch (error) {
+      resetInQemu.delete(name)
+      emit({ type: 'notice', message: `${name}: its reset point could not be loaded in QEMU, so it is reset by a new QEMU (${firstLine(error)})` })
+    }
+  }
+  await current?.terminate()
   let failed = false
   const guest = await bootGuest(boot, { restoreFrom: resetPoints.get(name), onRestoreFailed: () => (failed = true) })
   // Without a usable saved state the guest was booted cold: save that for the next reset.
