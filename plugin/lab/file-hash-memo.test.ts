@@ -21,3 +21,16 @@ test('a file is hashed, remembered in the cache, and hashed again once it change
   writeFileSync(file, 'FIRST AND MORE')
   expect(await fileHash(file, dir)).toBe(sha('FIRST AND MORE'))
 })
+
+test('files that are gone are forgotten when the memo is next written', async () => {
+  const gone = join(dir, 'old-state')
+  const kept = join(dir, 'new-state')
+  writeFileSync(gone, 'old')
+  writeFileSync(kept, 'new')
+  await fileHash(gone, dir)
+  rmSync(gone)
+  await fileHash(kept, dir)
+  const memo = JSON.parse(readFileSync(join(dir, 'file-hashes.json'), 'utf8'))
+  expect(Object.keys(memo)).toContain(kept)
+  expect(Object.keys(memo)).not.toContain(gone)
+})

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sha256OfFile } from '../qemu/snapshot-store.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 
-// SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB), remembered in
-// the cache across runs while the file's identity stays the same: path, inode, size, and
+// SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB) and of the
+// snapshots' states (60 MB), remembered in the cache across runs while the file's identity stays the same: path, inode, size, and
 // its change time, which every write moves and no tool can set back.
 
 interface Entry {
@@ -39,7 +39,9 @@ export async function fileHash(path: string, cache: string): Promise<string> {
   if (known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs) return known.sha256
   const sha256 = await sha256OfFile(path)
   memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, sha256 }
-  // A concurrent run reads one whole memo; the last writer wins.
-  await writeFileAtomically(memoFile, JSON.stringify(memo))
+  // Files that are gone (snapshots pruned or replaced) are forgotten.
+  for (const known of Object.keys(memo)) if (!existsSync(known)) delete memo[known]
+  // A concurrent run reads one whole memo; the last writer wins. Unwritten, it is only hashed again.
+  await writeFileAtomically(memoFile, JSON.stringify(memo)).catch(() => {})
   return sha256
 }

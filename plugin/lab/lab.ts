@@ -216,11 +216,13 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
     await claimLogDir(logDir, { testProcess: processIdentity(process.pid), supervisor: supervisorIdentity })
     const start: SupervisorStart = { type: 'start', plan, runId, runDir, logDir, controlSocket, guests: guestsSetup, privateKey: keys.private, resettable: options.resettable === true }
     supervisor.stdin!.write(`${JSON.stringify(start)}\n`)
-    // Each restored guest's state is checked here, on another core, while its QEMU loads it.
+    // Each restored guest's state is checked here, on another core, while its QEMU loads it:
+    // hashed when the file is new to this cache or changed (a SHA-256 of 60 MB takes a quarter
+    // of a second), else its hash is remembered (file-hash-memo.ts).
     for (const [guest, setup] of Object.entries(guestsSetup)) {
       if (!setup.snapshot?.restore) continue
       const checked = (problem?: string) => supervisor!.stdin!.write(`${JSON.stringify({ type: 'snapshot-checked', guest, problem })}\n`)
-      stateChecksumProblem(setup.snapshot.dir).then(checked, (error: Error) => checked(error.message))
+      stateChecksumProblem(setup.snapshot.dir, (path) => fileHash(path, cache)).then(checked, (error: Error) => checked(error.message))
     }
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)

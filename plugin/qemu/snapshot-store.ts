@@ -94,10 +94,13 @@ async function invalidity(dir: string, key: string, checksum: boolean): Promise<
   return undefined
 }
 
-/** Why the snapshot's state does not match its manifest's checksum, or undefined when it does. */
-export async function stateChecksumProblem(dir: string): Promise<string | undefined> {
+/**
+ * Why the snapshot's state does not match its manifest's checksum, or undefined when it does.
+ * @param sha256 how the state's SHA-256 is had (a caller may remember it while the file is unchanged)
+ */
+export async function stateChecksumProblem(dir: string, sha256: (path: string) => Promise<string> = sha256OfFile): Promise<string | undefined> {
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as SnapshotManifest
-  if ((await sha256OfFile(statePath(dir))) !== manifest.stateSha256) return 'its state does not match its checksum'
+  if ((await sha256(statePath(dir))) !== manifest.stateSha256) return 'its state does not match its checksum'
   return undefined
 }
 
