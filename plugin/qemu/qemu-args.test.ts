@@ -43,20 +43,20 @@ test("host mode attaches NICs through qemu-bridge-helper, the seed's -netdev bri
   expect(args[args.indexOf('-netdev') + 1]).toBe('bridge,id=net0,br=br0,helper=/usr/lib/qemu/qemu-bridge-helper')
 })
 
-test('a guest whose state is saved zeroes freed memory; a restore loads the saved state through cat', () => {
+test('a guest whose state is saved zeroes freed memory; a restore reads the saved state from the descriptor it is given', () => {
   const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
   const plain = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i' }).args
   expect(plain[plain.indexOf('-append') + 1]).not.toContain('init_on_free')
   expect(plain).not.toContain('-incoming')
   const restored = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, incoming: "/cache/it's/state" }).args
   expect(restored[restored.indexOf('-append') + 1]).toContain(' init_on_free=1')
-  expect(restored.slice(-2)).toEqual(['-incoming', `exec:cat '/cache/it'\\''s/state'`])
+  expect(restored.slice(-2)).toEqual(['-incoming', 'fd:3'])
 })
 
 test('a reset point file is a qcow2 drive no device uses (commas in its path doubled), before the incoming state', () => {
   const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
   const args = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, vmstate: '/run/a,b/reset-point.qcow2', incoming: '/s' }).args
-  expect(args.slice(-4)).toEqual(['-drive', 'if=none,id=vq-vmstate,format=qcow2,file=/run/a,,b/reset-point.qcow2', '-incoming', "exec:cat '/s'"])
+  expect(args.slice(-4)).toEqual(['-drive', 'if=none,id=vq-vmstate,format=qcow2,file=/run/a,,b/reset-point.qcow2', '-incoming', 'fd:3'])
   expect(args.filter((arg) => arg.includes('drive=vq-vmstate'))).toEqual([])
   expect(qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true }).args).not.toContain('-drive')
 })

@@ -1,6 +1,5 @@
 import { archProfiles } from '../config/arch.js'
 import type { GuestPlan } from '../config/lab-plan.js'
-import { shellQuote } from '../common/shell-quote.js'
 
 // The QEMU command line of one guest. Pure: everything it needs is passed in, so the
 // exact command can be unit-tested and shown to users.
@@ -8,6 +7,13 @@ import { shellQuote } from '../common/shell-quote.js'
 /** The names the guest agent finds its virtio-serial ports by. */
 export const AGENT_PORT = 'org.vitest-qemu.agent'
 export const AGENT_CONTROL_PORT = 'org.vitest-qemu.agent-control'
+
+/**
+ * A restore's saved state reaches QEMU as this file descriptor, opened by whoever starts it
+ * (guest-process.ts): QEMU reads the file itself, without a `cat` and a pipe between
+ * (a 60 MB state loads about a third faster on a busy machine).
+ */
+export const INCOMING_FD = 3
 
 /** QEMU's helper that attaches a guest to a bridge of the host (host mode). */
 export const BRIDGE_HELPER = '/usr/lib/qemu/qemu-bridge-helper'
@@ -23,7 +29,7 @@ export interface QemuLaunch {
   qmpSocket: string
   /** The agent's virtio-serial ports (default images): commands, and the port that interrupts them. */
   agent?: { commandSocket: string; controlSocket: string }
-  /** A saved state to restore instead of booting (see snapshot-store.ts). */
+  /** A saved state to restore instead of booting (see snapshot-store.ts), passed as INCOMING_FD. */
   incoming?: string
   /** The guest's state will be saved (snapshots, resets). */
   saved?: boolean
@@ -103,6 +109,6 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   args.push(...guest.qemuArgs)
   // Attached to no device, so a saved state is the same with it or without it.
   if (launch.vmstate) args.push('-drive', `if=none,id=vq-vmstate,format=qcow2,file=${launch.vmstate.replace(/,/g, ',,')}`)
-  if (launch.incoming) args.push('-incoming', `exec:cat ${shellQuote(launch.incoming)}`)
+  if (launch.incoming) args.push('-incoming', `fd:${INCOMING_FD}`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }
 }

@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process'
+import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -8,7 +8,7 @@ import type { LoginConfig } from '../config/config.js'
 import type { GuestPlan, NicPlan } from '../config/lab-plan.js'
 import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
-import { qemuCommand } from '../qemu/qemu-args.js'
+import { INCOMING_FD, qemuCommand } from '../qemu/qemu-args.js'
 import { GuestAgent } from './guest-agent.js'
 import { type ConsoleStep, fileSteps, networkSteps, serviceReadyCommand, serviceStartCommand, setupSteps } from './console-configuration.js'
 import { QmpClient } from './qmp-client.js'
@@ -107,8 +107,18 @@ export class GuestProcess {
   start(): void {
     const { binary, args } = qemuCommand(this.plan, this.launch)
     this.log(`${binary} ${args.join(' ')}`)
+    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe']
+    // A restore's saved state, open for QEMU as INCOMING_FD (qemu-args.ts); this process lets
+    // go of it at once. Should it not open, QEMU finds no such descriptor and fails, as a
+    // state it cannot load does (the guest then boots cold).
+    const incoming = this.launch.incoming === undefined ? undefined : openStateFile(this.launch.incoming)
+    if (incoming !== undefined) stdio[INCOMING_FD] = incoming
     // setpriv: QEMU gets SIGKILL when the supervisor dies, however it dies.
-    this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio })
+    } finally {
+      if (incoming !== undefined) closeSync(incoming)
+    }
     const log = createWriteStream(this.files.qemuLog)
     this.child.stdout!.pipe(log)
     this.child.stderr!.on('data', (chunk: Buffer) => {
@@ -441,4 +451,12 @@ export function openTcp(host: string, port: number, timeoutMs = 5000): Promise<S
 
 function indent(text: string): string {
   return text.split('\n').map((line) => `  | ${line}`).join('\n')
+}
+
+function openStateFile(path: string): number | undefined {
+  try {
+    return openSync(path, 'r')
+  } catch {
+    return undefined
+  }
 }
