@@ -9,7 +9,8 @@ import { SshPool } from './ssh-pool.js'
 
 // SshPool against an SSH server in this process (ssh2's own) on a unix socket. The
 // server runs commands of one made-up form, `wait <ms> <text>`: it answers <text> after
-// <ms>, so a test decides how long each command keeps its connection busy.
+// <ms>, so a test decides how long each command keeps its connection busy; `wait hold
+// <text>` answers once the test calls release().
 
 const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private
 
@@ -22,6 +23,8 @@ interface FakeServer {
   mostRunning: number
   /** Ends every client connection the server holds (the guest was reset). */
   dropAll(): void
+  /** Lets every `wait hold` command answer. */
+  release(): void
   close(): void
 }
 
@@ -33,6 +36,7 @@ afterEach(() => {
 async function fakeServer(): Promise<FakeServer> {
   const path = join(mkdtempSync(join(tmpdir(), 'vq-ssh-pool-')), 'ssh.sock')
   const clients = new Set<ssh2.Connection>()
+  const held: (() => void)[] = []
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
     clients.add(client)
     client.on('error', () => {})
@@ -43,16 +47,18 @@ async function fakeServer(): Promise<FakeServer> {
       client.on('session', (accept) => {
         accept().on('exec', (acceptExec, _reject, info) => {
           const stream = acceptExec()
-          const [, ms, text] = /^wait (\d+) (.*)$/.exec(info.command) ?? [undefined, '0', `unknown command ${info.command}`]
+          const [, ms, text] = /^wait (\d+|hold) (.*)$/.exec(info.command) ?? [undefined, '0', `unknown command ${info.command}`]
           state.running++
           state.mostRunning = Math.max(state.mostRunning, state.running)
-          setTimeout(() => {
+          const answer = () => {
             state.running--
             if (stream.destroyed) return
             stream.write(`${text}\n`)
             stream.exit(0)
             stream.end()
-          }, Number(ms))
+          }
+          if (ms === 'hold') held.push(answer)
+          else setTimeout(answer, Number(ms))
         })
       })
     })
@@ -65,6 +71,9 @@ async function fakeServer(): Promise<FakeServer> {
     mostRunning: 0,
     dropAll: () => {
       for (const client of clients) client.end()
+    },
+    release: () => {
+      for (const answer of held.splice(0)) answer()
     },
     close: () => {
       state.dropAll()
@@ -115,14 +124,13 @@ test('one command after another uses one connection', async () => {
 test('a timeout spent waiting for a free connection says the command never started', async () => {
   const server = await fakeServer()
   const pool = poolFor(server)
-  const busy = Array.from({ length: 4 }, (_, i) => pool.exec(`wait 300 busy-${i}`))
-  // Let the four connect and start their commands.
+  // Four commands that keep their connections until released: none is free for the fifth.
+  const busy = Array.from({ length: 4 }, (_, i) => pool.exec(`wait hold busy-${i}`))
   while (server.running < 4) await new Promise((resolve) => setTimeout(resolve, 10))
-  const started = Date.now()
   const late = pool.exec('wait 0 late', { timeout: 150 })
   await expect(late).rejects.toThrow(TimeoutError)
   await expect(late).rejects.toThrow(/^guestA: ssh exec timed out after 150 ms before the command started \(guestA: no SSH connection became free before the deadline\): wait 0 late$/)
-  expect(Date.now() - started).toBeLessThan(290)
+  server.release()
   expect((await Promise.all(busy)).map(stdout)).toEqual(['busy-0\n', 'busy-1\n', 'busy-2\n', 'busy-3\n'])
 })
 
