@@ -5,8 +5,9 @@ import { sha256OfFile } from '../qemu/snapshot-store.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 
 // SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB) and of the
-// snapshots' states (60 MB), remembered in the cache across runs while the file's identity stays the same: path, inode, size, and
-// its change time, which every write moves and no tool can set back.
+// snapshots' states (60 MB), remembered in the cache across runs while the file's identity
+// stays the same: path, inode, size, and its change time, which every write moves and no
+// tool can set back.
 
 interface Entry {
   ino: number

@@ -84,7 +84,7 @@ export class ConsoleNoiseError extends Error {
   }
 }
 
-type Mode = 'unknown' | 'v2' | 'raw'
+type Mode = 'unknown' | 'deferred' | 'v2' | 'raw'
 
 export class SerialConsole {
   /** Aborted by close(): an attach still retrying then stops, and keeps no connection it makes after. */
@@ -97,10 +97,11 @@ export class SerialConsole {
   private readonly listeners = new Set<(chunk: string) => void>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
-  /** Whether the helper is set up in the shell ('unknown' until the first exec or `setup`). */
+  /**
+   * Whether the helper is set up in the shell: 'unknown' until the first exec finds out;
+   * 'deferred' for a freshly booted shell, set up before its first use (deferSetup).
+   */
   mode: Mode = 'unknown'
-  /** A freshly booted shell, set up on its first use instead of at boot (deferSetup). */
-  private setupDeferred = false
   /** Called with each chunk of console text (after it is stored). */
   onText?: (chunk: string) => void
   /** How long one try of an `expect` pattern may run in its worker thread. */
@@ -231,20 +232,13 @@ export class SerialConsole {
     return this.serialized(async () => {
       const deadline = Date.now() + timeout
       const describe = () => `${this.guest}: serial exec timed out after ${timeout} ms: ${command}`
-      if (this.setupDeferred) {
-        await this.probeWithin(deadline).catch((error: Error) =>
-          Promise.reject(error instanceof TimeoutError ? new TimeoutError(`${this.guest}: ${error.message} before \`${command}\` within ${timeout} ms`) : error),
-        )
-      }
+      await this.setUpIfDeferred(deadline).catch((error: Error) =>
+        Promise.reject(error instanceof TimeoutError ? new TimeoutError(`${this.guest}: ${error.message} before \`${command}\` within ${timeout} ms`) : error),
+      )
       // A console not set up yet tries the helper at once: a shell without it answers `missing`.
       if (this.mode === 'raw') return this.execRaw(command, deadline, describe)
       return this.execFramed(command, deadline, describe)
     })
-  }
-
-  /** Sets the console session up (echo off, the helper); returns whether framed (v2) commands work. */
-  setup(timeout: number): Promise<Mode> {
-    return this.serialized(() => this.setupWithin(Date.now() + timeout, () => `${this.guest}: no shell answered the console setup within ${timeout} ms`))
   }
 
   /**
@@ -262,12 +256,16 @@ export class SerialConsole {
    * fifth of a second, and most tests use the agent only.
    */
   deferSetup(): void {
-    this.setupDeferred = true
+    this.mode = 'deferred'
   }
 
   /** Sets a deferred setup up now (before the guest's state is saved; before text is typed). */
   async setUpNow(timeout: number): Promise<void> {
-    if (this.setupDeferred) await this.serialized(async () => (this.setupDeferred ? this.probeWithin(Date.now() + timeout) : undefined))
+    if (this.mode === 'deferred') await this.serialized(() => this.setUpIfDeferred(Date.now() + timeout))
+  }
+
+  private async setUpIfDeferred(deadline: number): Promise<void> {
+    if (this.mode === 'deferred') await this.probeWithin(deadline)
   }
 
   /** Types text as is, into a shell that is set up (echo off) like the one framed commands see. */
@@ -285,7 +283,6 @@ export class SerialConsole {
       const tryMs = Math.min(left, PROBE_TRY_MS)
       try {
         await this.setupWithin(Date.now() + tryMs, () => `${this.guest}: no shell answered the console setup within ${tryMs} ms`)
-        this.setupDeferred = false
         return
       } catch (error) {
         if (signals.failed?.aborted) throw signals.failed.reason
