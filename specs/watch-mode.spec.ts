@@ -9,22 +9,35 @@ import { startFixtureRun } from './support/fixture-run.js'
 import { waitUntil } from './support/host-state.js'
 
 // Watch mode keeps the lab up between reruns, and each rerun starts from freshly booted
-// guests: the fixture leaves a mark in a guest and fails if it finds one. With
+// guests: the fixture leaves a mark in a guest and fails if it finds one. A green run's
+// guests are reset at its end, a failed run's at the next change. With
 // isolation: 'per-file', every file starts that way.
 
 const watchSpec = join(import.meta.dirname, 'fixtures', 'watch-run', 'seed.fixture.ts')
-const waitingLines = (output: string) => output.split('Waiting for file changes').length - 1
+// Vitest's line at the end of each watch run: "Waiting for file changes" when green, "Watching for file changes" when not.
+const waitingLines = (output: string) => output.split(/(?:Waiting|Watching) for file changes/).length - 1
 const rerunLines = (output: string) => output.split(/\bRERUN\b/).length - 1
 
 describe('watch mode', () => {
   // Its own timeout, longer than its waits together, so that a wait that runs out fails
   // with the fixture run's output rather than a bare test timeout.
   test('a rerun after a change reuses the running guests, reset to their booted state', { timeout: 300_000 }, async () => {
-    const run = startFixtureRun('watch-run', [], { DEBUG: 'vitest-qemu:lab' }, 'watch')
+    const scratch = mkdtempSync(join(tmpdir(), 'vq-watch-flag-'))
+    const failFlag = join(scratch, 'fail')
+    const run = startFixtureRun('watch-run', [], { DEBUG: 'vitest-qemu:lab', WATCH_RUN_FAIL_FLAG: failFlag }, 'watch')
     let output = ''
     // Colours off (Vitest colours its summary lines when it may).
     run.process.all!.on('data', (chunk: Buffer) => (output += stripVTControlCharacters(chunk.toString())))
     const told = () => `fixture run output, ${new Date().toISOString()}:\n${output}`
+    const count = (text: string) => output.split(text).length - 1
+    const rerun = async (number: number) => {
+      // Vitest's file watcher is not ours to test: should it miss a touch, touch again.
+      for (let touch = 0; touch < 3 && !(await waitUntil(() => rerunLines(output) >= number, touch === 0 ? 0 : 10_000, 50)); touch++) {
+        const now = new Date()
+        utimesSync(watchSpec, now, now)
+      }
+      expect(await waitUntil(() => waitingLines(output) >= number + 1, 60_000, 50), told()).toBe(true)
+    }
     try {
       expect(await waitUntil(() => waitingLines(output) >= 1, 120_000, 100), told()).toBe(true)
       expect(output).toMatch(/1 passed/)
@@ -32,17 +45,25 @@ describe('watch mode', () => {
       const qemus = async () => (await execa('pgrep', ['-f', `qemu-system.*${run.runtimeRoot}`])).stdout.split('\n').sort()
       const qemusBefore = await qemus()
       expect(qemusBefore).toHaveLength(2)
-      for (let rerun = 1; rerun <= 2; rerun++) {
-        // Vitest's file watcher is not ours to test: should it miss a touch, touch again.
-        for (let touch = 0; touch < 3 && !(await waitUntil(() => rerunLines(output) >= rerun, touch === 0 ? 0 : 10_000, 50)); touch++) {
-          const now = new Date()
-          utimesSync(watchSpec, now, now)
-        }
-        expect(await waitUntil(() => waitingLines(output) >= rerun + 1, 60_000, 50), told()).toBe(true)
+      // A green run's guests are reset at its end, so each rerun finds them reset already.
+      for (let number = 1; number <= 2; number++) {
+        expect(await waitUntil(() => count('guests reset for the next run') >= number, 30_000, 50), told()).toBe(true)
+        await rerun(number)
       }
-      expect(output.split('guests reset for the rerun').length - 1, told()).toBe(2)
+      expect(await waitUntil(() => count('guests reset for the next run') >= 3, 30_000, 50), told()).toBe(true)
+      expect(count('guests reset for the rerun'), told()).toBe(0)
       expect(output, told()).not.toMatch(/failed/)
       expect(output.split(/Tests\s+1 passed/).length - 1, told()).toBe(3)
+      // A failed run's guests stay as its test left them until the next change, which resets them.
+      writeFileSync(failFlag, '')
+      await rerun(3)
+      expect(output.slice(output.lastIndexOf('Test Files')), told()).toMatch(/Tests\s+1 failed/)
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+      expect(count('guests reset for the next run'), told()).toBe(3)
+      rmSync(failFlag)
+      await rerun(4)
+      expect(output.slice(output.lastIndexOf('Test Files')), told()).toMatch(/Tests\s+1 passed/)
+      expect(count('guests reset for the rerun'), told()).toBe(1)
       // No boot after the first: the guests were restored, not started again; and restored
       // inside their QEMUs (a loadvm of the reset point each keeps), not by new ones.
       expect(output.split('qemu ready after').length, told()).toBe(qemuStarts)
@@ -51,6 +72,7 @@ describe('watch mode', () => {
     } finally {
       run.process.kill('SIGINT')
       await run.process
+      rmSync(scratch, { recursive: true, force: true })
     }
     // Nothing of the run is left: no runtime folder, no QEMU (its command line names the folder).
     expect(readdirSync(run.runtimeRoot)).toEqual([])
