@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, test } from 'vitest'
-import { fileHash } from './file-hash-memo.js'
+import { fileFact, fileHash } from './file-hash-memo.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'vq-hash-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -13,7 +13,7 @@ test('a file is hashed, remembered in the cache, and hashed again once it change
   const file = join(dir, 'kernel')
   writeFileSync(file, 'first')
   expect(await fileHash(file, dir)).toBe(sha('first'))
-  expect(JSON.parse(readFileSync(join(dir, 'file-hashes.json'), 'utf8'))[file].sha256).toBe(sha('first'))
+  expect(JSON.parse(readFileSync(join(dir, 'file-hashes.json'), 'utf8'))[file].facts.sha256).toBe(sha('first'))
   appendFileSync(file, ' and more')
   expect(await fileHash(file, dir)).toBe(sha('first and more'))
   // Replaced by another file of the same size: a new change time (and inode), a new hash.
@@ -33,4 +33,28 @@ test('files that are gone are forgotten when the memo is next written', async ()
   const memo = JSON.parse(readFileSync(join(dir, 'file-hashes.json'), 'utf8'))
   expect(Object.keys(memo)).toContain(kept)
   expect(Object.keys(memo)).not.toContain(gone)
+})
+
+test('another fact of a file is learnt once while the file stays the same, beside its hash, and again once it changes', async () => {
+  const binary = join(dir, 'qemu-system-test')
+  writeFileSync(binary, 'version 1')
+  let asked = 0
+  const version = () => fileFact(binary, dir, 'version', async () => `v${++asked}`)
+  expect(await version()).toBe('v1')
+  expect(await fileHash(binary, dir)).toBe(sha('version 1'))
+  expect(await version()).toBe('v1')
+  expect(asked).toBe(1)
+  writeFileSync(binary, 'version 2')
+  expect(await version()).toBe('v2')
+  expect(asked).toBe(2)
+})
+
+test('an entry of an older memo, without its facts, is learnt again', async () => {
+  const cache = mkdtempSync(join(dir, 'old-memo-'))
+  const file = join(cache, 'kernel')
+  writeFileSync(file, 'kernel')
+  // The memo's earlier form, with the hash beside the identity: taken for unknown.
+  const { ino, size, ctimeMs } = statSync(file)
+  writeFileSync(join(cache, 'file-hashes.json'), JSON.stringify({ [file]: { ino, size, ctimeMs, sha256: 'not-this' } }))
+  expect(await fileHash(file, cache)).toBe(sha('kernel'))
 })

@@ -5,15 +5,16 @@ import { sha256OfFile } from '../qemu/snapshot-store.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 
 // SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB) and of the
-// snapshots' states (60 MB), remembered in the cache across runs while the file's identity
-// stays the same: path, inode, size, and its change time, which every write moves and no
-// tool can set back.
+// snapshots' states (60 MB), and the version a QEMU binary prints, remembered in the cache
+// across runs while the file's identity stays the same: path, inode, size, and its change
+// time, which every write moves and no tool can set back.
 
 interface Entry {
   ino: number
   size: number
   ctimeMs: number
-  sha256: string
+  /** What was learnt of the file while it was this file: its `sha256`, a binary's `version`. */
+  facts: Record<string, string>
 }
 
 const memos = new Map<string, Record<string, Entry>>()
@@ -24,7 +25,7 @@ function memoOf(file: string): Record<string, Entry> {
     try {
       memo = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>
     } catch {
-      memo = {} // none yet, or unreadable: hashed again
+      memo = {} // none yet, or unreadable: learnt again
     }
     memos.set(file, memo)
   }
@@ -32,17 +33,24 @@ function memoOf(file: string): Record<string, Entry> {
 }
 
 /** The file's SHA-256 (hex); `cache` keeps it for later runs. */
-export async function fileHash(path: string, cache: string): Promise<string> {
+export function fileHash(path: string, cache: string): Promise<string> {
+  return fileFact(path, cache, 'sha256', () => sha256OfFile(path))
+}
+
+/** A fact about the file (`learn` finds it out), kept in `cache` until the file changes. */
+export async function fileFact(path: string, cache: string, fact: string, learn: () => Promise<string>): Promise<string> {
   const memoFile = join(cache, 'file-hashes.json')
   const memo = memoOf(memoFile)
   const info = await stat(path)
-  const known = memo[path]
-  if (known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs) return known.sha256
-  const sha256 = await sha256OfFile(path)
-  memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, sha256 }
+  let known = memo[path]
+  const same = known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs && typeof known.facts === 'object'
+  if (same && typeof known!.facts[fact] === 'string') return known!.facts[fact]!
+  const value = await learn()
+  if (!same) known = memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, facts: {} }
+  known!.facts[fact] = value
   // Files that are gone (snapshots pruned or replaced) are forgotten.
   for (const known of Object.keys(memo)) if (!existsSync(known)) delete memo[known]
-  // A concurrent run reads one whole memo; the last writer wins. Unwritten, it is only hashed again.
+  // A concurrent run reads one whole memo; the last writer wins. Unwritten, it is only learnt again.
   await writeFileAtomically(memoFile, JSON.stringify(memo)).catch(() => {})
-  return sha256
+  return value
 }

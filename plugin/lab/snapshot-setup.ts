@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCommand } from '../common/run-command.js'
+import { which } from '../common/which.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
-import { fileHash } from './file-hash-memo.js'
+import { fileFact, fileHash } from './file-hash-memo.js'
 import { guestFileEntries } from './guest-overlay.js'
 import { writeCpio } from '../images/cpio.js'
 import { findSnapshot, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
@@ -57,7 +58,7 @@ export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdId
   else if (launch.initrd) fileHashes.initrd = await fileHash(launch.initrd, cache)
   if (guest.dtb) fileHashes.dtb = await fileHash(guest.dtb, cache)
   const key = snapshotKey({
-    qemuVersion: await qemuVersion(binary),
+    qemuVersion: await qemuVersion(binary, cache),
     args,
     fileHashes,
     extra: { console: guest.console, login: guest.login ?? null, defaultImage: guest.defaultImage, consoleConfiguration: consoleConfigurationIdentity(guest) },
@@ -72,15 +73,17 @@ export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdId
 }
 
 const versions = new Map<string, Promise<string>>()
-function qemuVersion(binary: string): Promise<string> {
+/** The first line of `binary --version`, remembered while the binary stays the same file (running it takes 50-100 ms). */
+function qemuVersion(binary: string, cache: string): Promise<string> {
   let version = versions.get(binary)
   if (!version) {
-    version = runCommand(binary, ['--version'], { timeout: 10_000 }).then((result) => result.stdout.split('\n')[0]!.trim())
+    const askIt = () => runCommand(binary, ['--version'], { timeout: 10_000 }).then((result) => result.stdout.split('\n')[0]!.trim())
+    const path = which(binary)
+    version = path ? fileFact(path, cache, 'version', askIt) : askIt()
     versions.set(binary, version)
   }
   return version
 }
-
 
 /**
  * What an own image is given over its console after boot (console-configuration.ts), which
