@@ -29,6 +29,7 @@ import { writeFileAtomically } from '../common/write-atomically.js'
 import { fileHash } from './file-hash-memo.js'
 import { firstSaveNote, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { stateChecksumProblem } from '../qemu/snapshot-store.js'
+import { memoryImageChecksumProblem } from '../qemu/snapshot-memory.js'
 import { writeLedger } from '../run/run-ledger.js'
 import { sweepDeadRuns } from './sweep.js'
 import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
@@ -222,7 +223,11 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
     for (const [guest, setup] of Object.entries(guestsSetup)) {
       if (!setup.snapshot?.restore) continue
       const checked = (problem?: string) => supervisor!.stdin!.write(`${JSON.stringify({ type: 'snapshot-checked', guest, problem })}\n`)
-      stateChecksumProblem(setup.snapshot.dir, (path) => fileHash(path, cache)).then(checked, (error: Error) => checked(error.message))
+      const hashed = (path: string) => fileHash(path, cache)
+      // With a memory image, its state is checked too: it stays the way back for resets, and a damaged one means a damaged snapshot.
+      const { dir, memoryImage } = setup.snapshot
+      const problem = stateChecksumProblem(dir, hashed).then(async (stateProblem) => stateProblem ?? (memoryImage ? await memoryImageChecksumProblem(dir, hashed) : undefined))
+      problem.then(checked, (error: Error) => checked(error.message))
     }
 
     info(`booting ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} (run ${runId}, logs in ${logDir})`)
