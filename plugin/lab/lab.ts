@@ -26,7 +26,7 @@ import { isNotFound } from '../run/private-path.js'
 import { undoJournalOf } from '../run/undo-actions.js'
 import { newEd25519KeyPair } from './ssh-key-pair.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
-import { fileHash } from './file-hash-memo.js'
+import { fileHash } from '../qemu/file-hash-memo.js'
 import { firstSaveNote, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 import { stateChecksumProblem } from '../qemu/snapshot-store.js'
 import { memoryImageChecksumProblem } from '../qemu/snapshot-memory.js'
@@ -201,7 +201,10 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
       else if (snapshots && !ineligible) {
         const found = await snapshotFor(guest, launch, initrdIdentity, cache)
         if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
-        guestsSetup[guest.name]!.snapshot = found.setup
+        // A lab that resets its guests restores whole states: its resets (loadvm) write the RAM
+        // again and again, which QEMU's own memory takes faster than a file's private mapping
+        // (per-test isolation: 0.40 s per test against 0.53 s, measured).
+        guestsSetup[guest.name]!.snapshot = options.resettable ? { ...found.setup, memoryImage: false } : found.setup
       }
       if (options.resettable && launch.saved) launch.vmstate = await createResetPointFile(guest.name, dir)
     }
