@@ -13,11 +13,6 @@ export interface ArchProfile {
   defaultImageArgs: string[]
   /** The default image's memory (MiB) where 128 is too little. */
   defaultImageMemory?: number
-  /**
-   * The name QEMU gives the machine's RAM (its memory backend's id), where a restore may map
-   * the RAM from a file (snapshot-memory.ts): a saved state names its RAM by it.
-   */
-  ramId?: string
 }
 
 // An x86 kernel checks early that the timer interrupt arrives, within a delay loop; with many
@@ -26,8 +21,8 @@ export interface ArchProfile {
 const x86DefaultImageArgs = ['no_timer_check']
 
 export const archProfiles: Record<Arch, ArchProfile> = {
-  x86_64: { qemuBinary: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'amd64', defaultImageArgs: x86DefaultImageArgs, ramId: 'pc.ram' },
-  i386: { qemuBinary: 'qemu-system-i386', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'i386', defaultImageArgs: x86DefaultImageArgs, ramId: 'pc.ram' },
+  x86_64: { qemuBinary: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'amd64', defaultImageArgs: x86DefaultImageArgs },
+  i386: { qemuBinary: 'qemu-system-i386', debianPackage: 'qemu-system-x86', machine: 'pc', console: 'ttyS0', debianArch: 'i386', defaultImageArgs: x86DefaultImageArgs },
   aarch64: { qemuBinary: 'qemu-system-aarch64', debianPackage: 'qemu-system-arm', machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0', debianArch: 'arm64', defaultImageArgs: [] },
   // 32-bit ARM kernels cannot reach the virt machine's PCIe window above 4 GiB: highmem=off keeps it low.
   arm: { qemuBinary: 'qemu-system-arm', debianPackage: 'qemu-system-arm', machine: 'virt,highmem=off', cpu: 'cortex-a15', console: 'ttyAMA0', debianArch: 'armhf', defaultImageArgs: [] },

@@ -5,12 +5,10 @@ import { runCommand } from '../common/run-command.js'
 import { which } from '../common/which.js'
 import type { GuestPlan } from '../config/lab-plan.js'
 import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
-import { fileFact, fileHash } from '../qemu/file-hash-memo.js'
+import { fileFact, fileHash } from './file-hash-memo.js'
 import { guestFileEntries } from './guest-overlay.js'
 import { writeCpio } from '../images/cpio.js'
-import { findSnapshot, snapshotDir, snapshotKey, stateSha256Of } from '../qemu/snapshot-store.js'
-import { hasMemoryImage } from '../qemu/snapshot-memory.js'
-import { archProfiles } from '../config/arch.js'
+import { findSnapshot, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
 import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
 
 // Decides, per guest, whether a run restores a snapshot or saves one: computes the key
@@ -53,7 +51,7 @@ export interface SnapshotLookupResult {
 
 /** @param initrdIdentity what the default image's initramfs is made of; user initramfs files are hashed. */
 export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string): Promise<SnapshotLookupResult> {
-  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined, vmstate: undefined, memory: undefined }
+  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined, vmstate: undefined }
   const { binary, args } = qemuCommand(guest, placeholders)
   const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel, cache) }
   if (initrdIdentity) fileHashes.initrd = createHash('sha256').update(initrdIdentity).digest('hex')
@@ -68,9 +66,8 @@ export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdId
   const dir = snapshotDir(cache, guest.name, key)
   // The state's checksum is checked by the supervisor while QEMU loads it (see supervisor.ts).
   const found = await findSnapshot(dir, key, { checksum: false })
-  const memoryImage = found.status === 'valid' && archProfiles[guest.arch].ramId !== undefined && (await hasMemoryImage(dir, await stateSha256Of(dir)))
   return {
-    setup: { key, dir, restore: found.status === 'valid', memoryImage },
+    setup: { key, dir, restore: found.status === 'valid' },
     discarded: found.status === 'invalid' ? found.reason : undefined,
   }
 }

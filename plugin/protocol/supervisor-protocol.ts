@@ -29,8 +29,6 @@ export interface GuestSnapshotSetup {
   /** The snapshot's folder; restored from when `restore`, else saved to after a cold boot. */
   dir: string
   restore: boolean
-  /** The snapshot has a whole memory image (snapshot-memory.ts): a restore maps its RAM from a file. */
-  memoryImage?: boolean
 }
 
 export interface SupervisorStart {

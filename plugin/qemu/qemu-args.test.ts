@@ -53,19 +53,6 @@ test('a guest whose state is saved zeroes freed memory; a restore reads the save
   expect(restored.slice(-2)).toEqual(['-incoming', 'fd:3'])
 })
 
-test("a restore from a memory image maps the guest's RAM from a file, privately, under the machine's RAM name, and takes its state when told (-incoming defer)", () => {
-  const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' }, arm: { bridge: 'br0', ip: '10.0.0.3', arch: 'aarch64' } } })
-  const args = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, incoming: '/s/devices', memory: { file: '/s,1/memory', shared: false } }).args
-  expect(args[args.indexOf('-machine') + 1]).toBe('pc,memory-backend=pc.ram')
-  expect(args[args.indexOf('-object') + 1]).toBe('memory-backend-file,id=pc.ram,size=128M,mem-path=/s,,1/memory,share=off')
-  expect(args.slice(-2)).toEqual(['-incoming', 'defer'])
-  // Making the image: the file shared, so that the loaded RAM lands in it.
-  const making = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, incoming: '/s/state', memory: { file: '/s/memory.draft', shared: true } }).args
-  expect(making[making.indexOf('-object') + 1]).toContain(',share=on')
-  // Machines whose RAM name is not known here have no memory images.
-  expect(() => qemuCommand(plan.guests[1]!, { ...launch, saved: true, incoming: '/s/devices', memory: { file: '/m', shared: false } })).toThrow(/arm: no RAM file for aarch64 guests/)
-})
-
 test('a reset point file is a qcow2 drive no device uses (commas in its path doubled), before the incoming state', () => {
   const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
   const args = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, vmstate: '/run/a,b/reset-point.qcow2', incoming: '/s' }).args

@@ -31,14 +31,6 @@ export interface QemuLaunch {
   agent?: { commandSocket: string; controlSocket: string }
   /** A saved state to restore instead of booting (see snapshot-store.ts), passed as INCOMING_FD. */
   incoming?: string
-  /**
-   * The guest's RAM is this file, mapped: `shared` (its writes go to the file: a snapshot's
-   * memory image being made), or private (a restore from that image: pages are read from the
-   * file when the guest first touches them, and its writes stay in this process). The state
-   * comes in when QMP says so (`-incoming defer`): after setting `x-ignore-shared` for a restore
-   * (see snapshot-memory.ts).
-   */
-  memory?: { file: string; shared: boolean }
   /** The guest's state will be saved (snapshots, resets). */
   saved?: boolean
   /** A qcow2 file that holds the guest's reset point as an internal snapshot (savevm, loadvm). */
@@ -82,15 +74,11 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   const args = [
     '-name', `guest=${guest.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none',
-    '-machine', launch.memory ? `${guest.machine},memory-backend=${ramIdOf(guest)}` : guest.machine,
+    '-machine', guest.machine,
     '-accel', accelArgument(launch.accel),
     '-m', String(guest.memory),
     '-smp', String(guest.cpus),
   ]
-  if (launch.memory) {
-    const path = launch.memory.file.replace(/,/g, ',,')
-    args.push('-object', `memory-backend-file,id=${ramIdOf(guest)},size=${guest.memory}M,mem-path=${path},share=${launch.memory.shared ? 'on' : 'off'}`)
-  }
   if (guest.cpu) args.push('-cpu', guest.cpu)
   args.push('-kernel', launch.kernel)
   if (launch.initrd) args.push('-initrd', launch.initrd)
@@ -121,12 +109,6 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   args.push(...guest.qemuArgs)
   // Attached to no device, so a saved state is the same with it or without it.
   if (launch.vmstate) args.push('-drive', `if=none,id=vq-vmstate,format=qcow2,file=${launch.vmstate.replace(/,/g, ',,')}`)
-  if (launch.incoming) args.push('-incoming', launch.memory ? 'defer' : `fd:${INCOMING_FD}`)
+  if (launch.incoming) args.push('-incoming', `fd:${INCOMING_FD}`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }
-}
-
-function ramIdOf(guest: GuestPlan): string {
-  const ramId = archProfiles[guest.arch].ramId
-  if (!ramId) throw new Error(`vitest-qemu: ${guest.name}: no RAM file for ${guest.arch} guests`)
-  return ramId
 }

@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { memoryImagePaths } from './snapshot-memory.js'
 
 // Booted guests saved to disk, so that later runs restore them instead of booting.
 // A snapshot lives in <cache>/snapshots/<guest>-<key>/: `state` (QEMU's migration
-// stream) and `manifest.json` (the key and the state's size and SHA-256), and, once made
-// from them, a memory image (snapshot-memory.ts). The key covers everything that defines
-// the guest; a snapshot whose state does not match its manifest is deleted, never restored.
+// stream) and `manifest.json` (the key and the state's size and SHA-256). The key
+// covers everything that defines the guest; a snapshot whose state does not match its
+// manifest is deleted, never restored.
 
 const FORMAT = 'vitest-qemu-snapshot-1'
 /** Snapshots kept per cache, least recently used removed first. */
@@ -105,11 +104,6 @@ export async function stateChecksumProblem(dir: string, sha256: (path: string) =
   return undefined
 }
 
-/** The SHA-256 of the snapshot's state, as its manifest says. */
-export async function stateSha256Of(dir: string): Promise<string> {
-  return (JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as SnapshotManifest).stateSha256
-}
-
 /** A folder next to the final one to write a new snapshot into; `commitSnapshot` moves it in place. */
 export async function newSnapshotDraft(dir: string): Promise<string> {
   const draft = `${dir}.draft-${process.pid}-${Date.now()}`
@@ -154,18 +148,11 @@ async function storedSnapshots(root: string): Promise<StoredSnapshot[]> {
         const path = join(root, entry.name)
         // A folder removed meanwhile (another run pruning) is simply not there.
         const used = await stat(path).then((info) => info.mtimeMs, () => undefined)
-        const bytes = await diskBytes(path)
+        const bytes = await stat(statePath(path)).then((info) => info.size, () => 0)
         return used === undefined ? undefined : { name: entry.name, path, used, bytes }
       }),
   )
   return found.filter((entry): entry is StoredSnapshot => entry !== undefined)
-}
-
-/** What a snapshot's state and memory image take on disk (the image's RAM file is sparse). */
-async function diskBytes(dir: string): Promise<number> {
-  const { memory, devices } = memoryImagePaths(dir)
-  const sizes = await Promise.all([statePath(dir), memory, devices].map((path) => stat(path).then((info) => Math.min(info.size, info.blocks * 512), () => 0)))
-  return sizes.reduce((sum, bytes) => sum + bytes, 0)
 }
 
 /** Keeps the `keep` most recently used snapshots that fit in `maxBytes` together; removes the rest and stale drafts. */

@@ -237,7 +237,7 @@ export class GuestProcess {
       if (this.restoring) {
         // A restored guest prints nothing until asked: it was saved sitting at its shell.
         stage = 'restore'
-        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume, this.launch.memory !== undefined))
+        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume))
         done('restore')
         stage = 'shell'
         await within(timeouts.shell, (deadline) => bringToPresent(this.console, deadline - Date.now()))

@@ -4,7 +4,6 @@ import { TimeoutError } from '../common/deadline.js'
 import type { QmpClient } from './qmp-client.js'
 import type { SerialConsole } from './serial-console.js'
 import { shellQuote } from '../common/shell-quote.js'
-import { INCOMING_FD } from '../qemu/qemu-args.js'
 
 // Saving a running guest's state through QMP, and bringing a restored one back to the
 // present. QEMU 7.2 has no file: migration target, so the state goes through `cat`.
@@ -41,12 +40,6 @@ export function loadResetPoint(qmp: QmpClient, timeoutMs: number): Promise<void>
 }
 
 /** The monitor's savevm and loadvm, each one command that returns when done (QMP's own are jobs): text back, empty when all went well. */
-/** Starts loading a state saved with `x-ignore-shared` (no RAM in it) into a QEMU started with `-incoming defer`. */
-export async function loadStateWithoutRam(qmp: QmpClient, uri: string): Promise<void> {
-  await qmp.command('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] })
-  await qmp.command('migrate-incoming', { uri })
-}
-
 async function humanMonitor(qmp: QmpClient, line: string, timeoutMs: number): Promise<void> {
   const output = await qmp.command('human-monitor-command', { 'command-line': line }, timeoutMs)
   if (typeof output === 'string' && output.trim()) throw new Error(`${line}: ${output.trim()}`)
@@ -56,16 +49,14 @@ async function humanMonitor(qmp: QmpClient, line: string, timeoutMs: number): Pr
  * Waits until a guest started with `-incoming` has loaded its state, then lets it run.
  * @param beforeResume must resolve before the guest runs (checking the state's checksum).
  */
-export async function resumeRestoredGuest(qmp: QmpClient, deadline: number, beforeResume?: Promise<void>, deferred = false): Promise<void> {
-  // A restore from a memory image (snapshot-memory.ts): its state, saved without the RAM, comes in once QEMU is told so.
-  if (deferred) await loadStateWithoutRam(qmp, `fd:${INCOMING_FD}`)
+export async function resumeRestoredGuest(qmp: QmpClient, deadline: number, beforeResume?: Promise<void>): Promise<void> {
   await migrationDone(qmp, deadline, 'loading the saved state')
   await beforeResume
   // The state was saved paused, so the guest comes back paused until told to go on.
   await qmp.command('cont')
 }
 
-export async function migrationDone(qmp: QmpClient, deadline: number, what: string): Promise<void> {
+async function migrationDone(qmp: QmpClient, deadline: number, what: string): Promise<void> {
   for (;;) {
     const migration = (await qmp.command('query-migrate')) as MigrationStatus
     if (migration.status === 'completed') return

@@ -1,5 +1,5 @@
 import { existsSync, rmSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { openBridgeForwarding } from './docker-trap.js'
 import type { Server, Socket } from 'node:net'
 import { createLabNetwork } from './lab-network.js'
@@ -7,7 +7,7 @@ import { UndoJournal } from '../run/undo-journal.js'
 import { undoAll } from '../run/undo-actions.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
 import { bringToPresent, loadResetPoint, saveGuestState, saveResetPoint, waitForClosedConnections } from './guest-snapshot.js'
-import { commitSnapshot, newSnapshotDraft, statePath, stateSha256Of } from '../qemu/snapshot-store.js'
+import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-store.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
 import { type LabReset, serveControl, serveForwarding } from './control-server.js'
@@ -16,10 +16,6 @@ import type { GuestPlan, NicPlan } from '../config/lab-plan.js'
 import { DhcpServers } from './dhcp-server.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 import { serveConsoleAttach } from './console-attach-server.js'
-import { MemoryImageQueue } from './memory-image-maker.js'
-import { hasMemoryImage, memoryImagePaths, removeMemoryImageDrafts } from '../qemu/snapshot-memory.js'
-import { archProfiles } from '../config/arch.js'
-import { debug } from '../common/log.js'
 
 // The supervisor: one process per run, started inside the lab's private network
 // namespace, in its own process group. It owns the bridges, the taps, every QEMU and
@@ -92,7 +88,6 @@ async function start(command: SupervisorStart): Promise<void> {
     const guest = await bootGuest(boot, {
       onStage,
       restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
-      fromMemoryImage: snapshot?.restore === true && snapshot.memoryImage === true,
       // The test process checks the state's checksum while QEMU loads it; the guest runs only if it matches.
       restoreCheck: snapshot?.restore ? () => snapshotChecked(guestPlan.name) : undefined,
       onRestoreFailed: (reason) => {
@@ -103,8 +98,6 @@ async function start(command: SupervisorStart): Promise<void> {
       // Nothing to save after SSH: the lab is ready once the shell answers.
       sshInBackground: !snapshot && !command.resettable,
     })
-    // A snapshot restored from its whole state, or just saved, gets its memory image meanwhile (for later runs).
-    if (snapshot && !(guest.restoring && snapshot.memoryImage)) void queueMemoryImage(boot, snapshot.dir)
     if (command.resettable) await keepResetPoint(guest, boot, snapshot)
     const sshPort = guestPlan.ssh ? (guestPlan.ssh.port ?? 22) : -1
     const portReady = async (port: number) => {
@@ -187,8 +180,6 @@ interface BootOptions {
   onStage?: (stage: Stage, elapsedMs: number) => void
   /** A saved state to restore; should that fail, the guest boots cold after all. */
   restoreFrom?: string
-  /** Restore from the snapshot's memory image (snapshot-memory.ts) rather than its whole state. */
-  fromMemoryImage?: boolean
   restoreCheck?: () => Promise<void>
   onRestoreFailed?: (reason: string) => void
   /** After a cold boot, once the guest is ready (saving a snapshot). */
@@ -207,9 +198,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   const timeouts = timeoutsFor(boot)
   const onStage = options.onStage ?? (() => {})
   if (options.restoreFrom) {
-    const image = options.fromMemoryImage ? memoryImagePaths(dirname(options.restoreFrom)) : undefined
-    const restoreLaunch: QemuLaunch = image ? { ...launch, incoming: image.devices, memory: { file: image.memory, shared: false } } : { ...launch, incoming: options.restoreFrom }
-    const restored = new GuestProcess(plan, files, restoreLaunch, serviceExitNotice(plan.name))
+    const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom }, serviceExitNotice(plan.name))
     guests.set(plan.name, restored)
   endForwardsOnExit(restored)
     restored.start()
@@ -260,29 +249,6 @@ async function saveState(guest: GuestProcess, where: { path: string } | { inQemu
   if ('path' in where) await saveGuestState(guest.qmp, where.path, Date.now() + timeout)
   else await saveResetPoint(guest.qmp, timeout)
   await bringToPresent(guest.console, timeout)
-}
-
-// Memory images of snapshots (snapshot-memory.ts), made at the lowest priority while the lab
-// runs, two at a time. At the lab's end those not begun are left to a later run.
-const memoryImageLog = debug('memory-image')
-const memoryImages = new MemoryImageQueue(
-  2,
-  (job, error) => emit({ type: 'notice', message: `${job.guest.name}: its snapshot's memory image could not be made; later runs restore its whole state (${firstLine(error)})` }),
-  (job, ms) => memoryImageLog(`${job.guest.name}: memory image made in ${ms} ms`),
-)
-/** How long a lab's end waits for the memory images being made (about a second each; the test process kills the supervisor after 10 s). */
-const MEMORY_IMAGE_GRACE_MS = 7_000
-
-async function queueMemoryImage(boot: GuestBoot, snapshotDir: string): Promise<void> {
-  if (!archProfiles[boot.plan.arch].ramId || boot.launch.rootfs) return
-  try {
-    const stateSha256 = await stateSha256Of(snapshotDir)
-    if (await hasMemoryImage(snapshotDir, stateSha256)) return
-    await removeMemoryImageDrafts(snapshotDir)
-    memoryImages.add({ guest: boot.plan, launch: boot.launch, snapshotDir, stateSha256, scratch: join(boot.files.dir, 'mi') })
-  } catch {
-    // No snapshot after all (its save failed, or another run pruned it).
-  }
 }
 
 // Watch mode and per-file isolation: each guest's state right after boot, and the way back to it.
@@ -384,15 +350,12 @@ function firstLine(error: unknown): string {
   return String((error as Error).message ?? error).split('\n')[0]!
 }
 
-/** @param finishImages let a memory image being made finish (a lab that ends as asked), within MEMORY_IMAGE_GRACE_MS. */
-async function stop(finishImages = false): Promise<void> {
+async function stop(): Promise<void> {
   if (stopping) return
   stopping = true
-  const imagesMade = memoryImages.close(finishImages ? MEMORY_IMAGE_GRACE_MS : 0)
   for (const server of servers) server.close()
   await captures?.stopAll()
   await Promise.allSettled([...guests.values()].map((guest) => guest.stop()))
-  await imagesMade
   dhcp.stopAll()
   undoAndRemoveRunDir()
   emit({ type: 'stopped' })
@@ -401,7 +364,7 @@ async function stop(finishImages = false): Promise<void> {
 
 readJsonLines<SupervisorCommand>(process.stdin, (command) => {
   if (command.type === 'start') start(command).catch((error: Error) => emit({ type: 'failed', message: error.message }))
-  else if (command.type === 'stop') void stop(true)
+  else if (command.type === 'stop') void stop()
   else if (command.type === 'snapshot-checked') verdictFor(command.guest).settle(command.problem)
   else if (command.type === 'reset') {
     const done = resetAll(command.ifUsed === true)

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, test } from 'vitest'
-import { fileFact, fileHash, rememberFileHash } from './file-hash-memo.js'
+import { fileFact, fileHash } from './file-hash-memo.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'vq-hash-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -57,13 +57,4 @@ test('an entry of an older memo, without its facts, is learnt again', async () =
   const { ino, size, ctimeMs } = statSync(file)
   writeFileSync(join(cache, 'file-hashes.json'), JSON.stringify({ [file]: { ino, size, ctimeMs, sha256: 'not-this' } }))
   expect(await fileHash(file, cache)).toBe(sha('kernel'))
-})
-
-test("a hash recorded by the file's writer is taken while the file stays the same, and learnt again once it changes", async () => {
-  const file = join(dir, 'memory')
-  writeFileSync(file, 'ram')
-  await rememberFileHash(file, dir, 'recorded-by-the-writer')
-  expect(await fileHash(file, dir)).toBe('recorded-by-the-writer')
-  appendFileSync(file, ' and more')
-  expect(await fileHash(file, dir)).toBe(sha('ram and more'))
 })
