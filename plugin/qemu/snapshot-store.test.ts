@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
@@ -23,6 +24,13 @@ async function saved(cache: string, guest: string, state: string): Promise<strin
   await commitSnapshot(draft, dir, guest, key)
   return dir
 }
+
+test("a committed snapshot's state hash is in the cache's file memo, so its first restore need not hash it again", async () => {
+  const cache = tempCache()
+  const dir = await saved(cache, 'guestA', 'state bytes')
+  const memo = JSON.parse(readFileSync(join(cache, 'file-hashes.json'), 'utf8'))
+  expect(memo[statePath(dir)].facts.sha256).toBe(createHash('sha256').update('state bytes').digest('hex'))
+})
 
 test('the key changes with anything that defines the guest, and only then', () => {
   expect(snapshotKey(parts)).toBe(snapshotKey({ ...parts }))

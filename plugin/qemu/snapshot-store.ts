@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { rememberFileHash, sha256OfFile } from './file-hash-memo.js'
 
 // Booted guests saved to disk, so that later runs restore them instead of booting.
 // A snapshot lives in <cache>/snapshots/<guest>-<key>/: `state` (QEMU's migration
@@ -52,12 +53,6 @@ export function snapshotDir(cache: string, guest: string, key: string): string {
 
 export function statePath(dir: string): string {
   return join(dir, 'state')
-}
-
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer)
-  return hash.digest('hex')
 }
 
 export type SnapshotLookup = { status: 'valid' } | { status: 'missing' } | { status: 'invalid'; reason: string }
@@ -124,7 +119,11 @@ export async function commitSnapshot(draft: string, dir: string, guest: string, 
     }
     await writeFile(join(draft, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
     // Another run may have saved the same guest meanwhile: theirs stays, this one goes.
-    if (!existsSync(dir)) await rename(draft, dir)
+    if (!existsSync(dir)) {
+      await rename(draft, dir)
+      // Hashed just now: the first restore checks the state against the memo instead of hashing 60 MB again.
+      await rememberFileHash(statePath(dir), join(dir, '..', '..'), manifest.stateSha256).catch(() => {})
+    }
   } finally {
     await rm(draft, { recursive: true, force: true })
   }

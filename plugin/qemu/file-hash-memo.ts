@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, readFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { sha256OfFile } from '../qemu/snapshot-store.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 
 // SHA-256 of the files that define a snapshotted guest (a kernel is 50 MiB) and of the
@@ -32,9 +32,20 @@ function memoOf(file: string): Record<string, Entry> {
   return memo
 }
 
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
 /** The file's SHA-256 (hex); `cache` keeps it for later runs. */
 export function fileHash(path: string, cache: string): Promise<string> {
   return fileFact(path, cache, 'sha256', () => sha256OfFile(path))
+}
+
+/** Records the SHA-256 its writer has just taken of a file (a snapshot's state), so that its first reader need not hash it again. */
+export async function rememberFileHash(path: string, cache: string, sha256: string): Promise<void> {
+  await fileFact(path, cache, 'sha256', async () => sha256)
 }
 
 /** A fact about the file (`learn` finds it out), kept in `cache` until the file changes. */
