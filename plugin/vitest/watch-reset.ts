@@ -1,4 +1,5 @@
-import type { TestModule, TestProject } from 'vitest/node'
+import type { TestProject } from 'vitest/node'
+import { listenToRuns } from './run-reporter.js'
 import type { StartedLab } from '../lab/lab.js'
 import { info, seconds } from '../common/log.js'
 
@@ -9,12 +10,11 @@ import { info, seconds } from '../common/log.js'
 // change. Vitest reruns a change 100 ms after it (its debounce), and tells the project only
 // then; so when no run is in progress, that reset begins at the change itself, and the
 // rerun finds it under way or done. Whether a run is in progress is Vitest's
-// `runningPromise`, and its reporters list is where the run's end is heard: neither is
-// public; where they are missing, resets begin with the rerun.
+// `runningPromise`, and the run's end is heard through its reporters (run-reporter.ts):
+// neither is public; where they are missing, resets begin with the rerun.
 
 interface WatchingVitest {
   runningPromise?: Promise<unknown>
-  reporters?: unknown[]
   watcher?: { changedTests?: Set<string> }
   vite?: { watcher?: { on(event: 'change', listener: (file: string) => void): unknown } }
   getModuleSpecifications?: (moduleId: string) => { project: { name: string } }[]
@@ -55,18 +55,16 @@ export function resetForReruns(project: TestProject, lab: Reset): void {
     await begin(before !== undefined).begun
   })
 
+  listenToRuns(project, {
+    onTestRunEnd(modules, unhandledErrors, reason) {
+      if (early || reason === 'interrupted' || unhandledErrors.length > 0) return
+      const ours = modules.filter((module) => module.project.name === name)
+      if (ours.length === 0 || !ours.every((module) => module.ok())) return
+      // Only if the run used the guests: a run that did not leaves nothing to undo.
+      beginEarly(true, 'the next run')
+    },
+  })
   const vitest = project.vitest as unknown as WatchingVitest
-  if (Array.isArray(vitest.reporters)) {
-    vitest.reporters.push({
-      onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>, reason?: string) {
-        if (early || reason === 'interrupted' || unhandledErrors.length > 0) return
-        const ours = modules.filter((module) => module.project.name === name)
-        if (ours.length === 0 || !ours.every((module) => module.ok())) return
-        // Only if the run used the guests: a run that did not leaves nothing to undo.
-        beginEarly(true, 'the next run')
-      },
-    })
-  }
   const watcher = vitest.vite?.watcher
   if (!('runningPromise' in vitest) || !watcher || !vitest.watcher?.changedTests || typeof vitest.getModuleSpecifications !== 'function') return
   watcher.on('change', () => {
