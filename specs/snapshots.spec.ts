@@ -61,10 +61,10 @@ async function ensureSnapshots(): Promise<void> {
 /** When the snapshot of `guest` was saved (its manifest is written last). */
 const savedAt = (guest: string) => statSync(join(snapshotsRoot, snapshotsOf(guest)[0]!, 'manifest.json')).mtimeMs
 
-/** What the lab typed on a guest's console to bring it to the present after a restore: the entropy it stirred in. */
+/** What the lab ran in a guest to bring it to the present after a restore (noted in its console's transcript): the entropy it stirred in. */
 function entropyWritten(logDir: string, guest: string): string[] {
   const transcript = readFileSync(join(logDir, `${guest}.console.log`), 'utf8')
-  return [...transcript.matchAll(/\[vitest-qemu typed\] date -s @\d+ >\/dev\/null && echo ([0-9a-f]+) > \/dev\/urandom/g)].map((match) => match[1]!)
+  return [...transcript.matchAll(/\[vitest-qemu (?:typed|through the agent)\] date -s @\d+ >\/dev\/null && echo ([0-9a-f]+) > \/dev\/urandom/g)].map((match) => match[1]!)
 }
 
 describe('snapshots', () => {

@@ -240,7 +240,7 @@ export class GuestProcess {
         await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume))
         done('restore')
         stage = 'shell'
-        await within(timeouts.shell, (deadline) => bringToPresent(this.console, deadline - Date.now()))
+        await within(timeouts.shell, (deadline) => bringToPresent(this, deadline - Date.now()))
         done('shell')
         // SSH was listening when the snapshot was taken; connections are opened when used.
         return

@@ -157,12 +157,17 @@ export class SerialConsole {
     this.socket.write(text)
   }
 
+  /** Notes in the transcript a command the lab ran in the guest another way, as `[vitest-qemu through the agent] COMMAND`. */
+  noteCommand(command: string, channel: string): void {
+    this.record(command, `through the ${channel}`)
+  }
+
   /**
    * Notes what is typed with echo off, where the echo would have been: in the transcript
    * file and in the console text (positions count it), as `[vitest-qemu typed] COMMAND`.
    */
-  private record(what: string): void {
-    const text = `\r\n[vitest-qemu typed] ${what.replace(/\r?\n/g, '\r\n    ')}\r\n`
+  private record(what: string, how = 'typed'): void {
+    const text = `\r\n[vitest-qemu ${how}] ${what.replace(/\r?\n/g, '\r\n    ')}\r\n`
     this.transcript.write(text)
     this.text.append(text)
     for (const listener of this.listeners) listener(text)

@@ -248,7 +248,7 @@ async function saveState(guest: GuestProcess, where: { path: string } | { inQemu
   if (guest.plan.ssh) await waitForClosedConnections(guest.console, guest.plan.ssh.port ?? 22, timeout)
   if ('path' in where) await saveGuestState(guest.qmp, where.path, Date.now() + timeout)
   else await saveResetPoint(guest.qmp, timeout)
-  await bringToPresent(guest.console, timeout)
+  await bringToPresent(guest, timeout)
 }
 
 // Watch mode and per-file isolation: each guest's state right after boot, and the way back to it.
@@ -330,7 +330,7 @@ async function resetGuest(boot: GuestBoot): Promise<void> {
     try {
       await current.unlessExited(async () => {
         await loadResetPoint(current.qmp, timeout)
-        await bringToPresent(current.console, timeout)
+        await bringToPresent(current, timeout)
       })
       return
     } catch (error) {
