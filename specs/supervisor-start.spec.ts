@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -38,3 +38,20 @@ test('an unshare that fails at once fails startLab at once with that reason, and
   expect(Date.now() - started).toBeLessThan(15_000)
   expect(readdirSync(runtime)).toEqual([])
 }, 30_000)
+
+// boot-priority.ts: while the guests boot, the lab's session runs at autogroup nice -5
+// where the run may raise a priority (root, autogroups on); once the lab is ready, at 0 again.
+test("the lab's processes run ahead of Vitest's while the guests boot, and at the normal priority once they are ready", async () => {
+  const { launchLab } = (await import(pathToFileURL(join(import.meta.dirname, '..', 'dist', 'plugin', 'lab', 'lab.js')).href)) as typeof import('../plugin/lab/lab.js')
+  const autogroupNice = (pid: number) => /nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]
+  const raises = process.getuid?.() === 0 && readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1'
+  const launched = await launchLab({ snapshots: false, bridges: { br0: { subnet: '10.46.1.0/24' } }, guests: { eager: { bridge: 'br0', ip: '10.46.1.2' } } }, { root: scratch })
+  try {
+    expect(autogroupNice(launched.descriptor.supervisorPid)).toBe(raises ? '-5' : '0')
+    const lab = await launched.ready
+    expect(autogroupNice(lab.descriptor.guests[0]!.qemuPid)).toBe('0')
+    expect(autogroupNice(lab.descriptor.supervisorPid)).toBe('0')
+  } finally {
+    await launched.stop()
+  }
+}, 120_000)

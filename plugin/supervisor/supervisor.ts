@@ -5,6 +5,7 @@ import type { Server, Socket } from 'node:net'
 import { createLabNetwork } from './lab-network.js'
 import { UndoJournal } from '../run/undo-journal.js'
 import { undoAll } from '../run/undo-actions.js'
+import { BootPriority } from './boot-priority.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
 import { bringToPresent, loadResetPoint, saveGuestState, saveResetPoint, waitForClosedConnections } from './guest-snapshot.js'
 import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-store.js'
@@ -68,6 +69,15 @@ function killAll(): void {
 }
 
 async function start(command: SupervisorStart): Promise<void> {
+  const release = bootPriority.hold()
+  try {
+    await bootLab(command)
+  } finally {
+    release()
+  }
+}
+
+async function bootLab(command: SupervisorStart): Promise<void> {
   const { plan } = command
   runDir = command.runDir
   // Each host change is journaled before it is made, so that whoever finds this process
@@ -253,6 +263,8 @@ async function saveState(guest: GuestProcess, where: { path: string } | { inQemu
 
 // Watch mode and per-file isolation: each guest's state right after boot, and the way back to it.
 const boots = new Map<string, GuestBoot>()
+/** The lab's processes run ahead of Vitest's while guests boot or are reset (boot-priority.ts). */
+const bootPriority = new BootPriority()
 const resetPoints = new Map<string, string>()
 /** Guests whose reset point is kept inside their QEMU (reset-point-file.ts): a reset loads it there. */
 const resetInQemu = new Set<string>()
@@ -307,7 +319,12 @@ function resetAll(ifUsed: boolean, onlyUsed = false): Promise<ResetResult> {
   if (targets.length === 0) return Promise.resolve({ reset: false, ms: 0, guests: [] })
   resetting = (async () => {
     const started = Date.now()
-    await Promise.all(targets.map(resetGuest))
+    const release = bootPriority.hold()
+    try {
+      await Promise.all(targets.map(resetGuest))
+    } finally {
+      release()
+    }
     for (const boot of targets) usedGuests.delete(boot.plan.name)
     if (!onlyUsed) usedSinceReset = false
     return { reset: true, ms: Date.now() - started, guests: targets.map((boot) => boot.plan.name) }
