@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import nodeModule from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -55,3 +56,11 @@ test("the lab's processes run ahead of Vitest's while the guests boot, and at th
     await launched.stop()
   }
 }, 120_000)
+
+// compile-cache.ts: this worker was started by a Vitest whose config has a lab.
+test("Vitest's workers run with Node's compile cache, in the plugin's cache folder", () => {
+  if (process.env.NODE_DISABLE_COMPILE_CACHE) return
+  expect(process.env.NODE_COMPILE_CACHE).toMatch(/\/vitest-qemu\/node-compile-cache$/)
+  // Node 20 ignores the variable; later ones fill the folder.
+  if ('enableCompileCache' in nodeModule) expect(readdirSync(process.env.NODE_COMPILE_CACHE!).length).toBeGreaterThan(0)
+})

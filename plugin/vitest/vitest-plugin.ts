@@ -7,6 +7,8 @@ import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js
 import { escapeRegExp } from '../common/regex-escape.js'
 import { GUEST_NAMES_FILE, writeGuestNames } from './guest-names.js'
 import { startSupervisorAhead } from '../lab/supervisor-process.js'
+import { cacheDir } from '../common/cache-dir.js'
+import { compileCacheDir, useCompileCache } from './compile-cache.js'
 
 // The Vitest plugin: `qemuLab({ bridges, guests })` in vitest.config.ts. It checks the
 // config at once (a bad config fails before anything is created) and registers the
@@ -38,6 +40,7 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
+      useCompileCache(compileCacheDir(cacheDir(config.cacheDir)))
       writeGuestNames(root, plugin, Object.keys(config.guests))
       // The global setup and the fixtures are imported by Node as they are, like any installed
       // package, even from a linked or workspace copy outside node_modules: Vitest would
