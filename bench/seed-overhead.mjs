@@ -3,7 +3,7 @@
 // same images and QEMU flags, wait for their shells, a ping each way, teardown), (b)
 // `vitest run` of the seed scenario with the plugin, booting cold (snapshots off), (c) a
 // bare `vitest run` of one trivial test without any lab (Vitest's own floor, with Node's
-// compile cache that the plugin turns on for its runs) and (d) the
+// compile cache turned on as the plugin turns it on for its runs: bench-bare's config) and (d) the
 // seed scenario with default settings on a second run (restored from the snapshots a
 // first run saved). Prints medians, the ratios b/a, (b-c)/a and d/a, and the plugin's
 // boot stages; writes bench/results/seed-overhead.json and .svg.
@@ -12,8 +12,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureDefaultImage } from '../dist/index.js'
-import { cacheDir } from '../dist/plugin/common/cache-dir.js'
-import { compileCacheDir } from '../dist/plugin/vitest/compile-cache.js'
 import { median } from './median.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -29,10 +27,6 @@ function timed(command, args, env = {}) {
   return { ms, output: `${result.stdout}\n${result.stderr}` }
 }
 
-
-// Vitest's floor as the plugin's runs have it: the plugin turns on Node's compile cache for
-// Vitest's workers (compile-cache.ts), so the bare run gets the same cache, from its start.
-const bareEnv = { NODE_COMPILE_CACHE: compileCacheDir(cacheDir()) }
 
 const baseline = []
 const plugin = []
@@ -55,7 +49,7 @@ for (let round = 1; round <= rounds; round++) {
   const ready = /lab ready in ([\d.]+) s/.exec(run.output)
   if (ready) stage['lab ready'] = Number(ready[1]) * 1000
   stages.push(stage)
-  bare.push(timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-bare'], bareEnv).ms)
+  bare.push(timed(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--root', 'specs/fixtures/bench-bare']).ms)
   const second = seedRun(defaults)
   if (!/guest[AB]\s+restored/.test(second.output) || /guest[AB]\s+cold/.test(second.output)) throw new Error(`the guests were not restored from their snapshots:\n${second.output}`)
   restoredReady.push(Number(/lab ready in ([\d.]+) s/.exec(second.output)[1]) * 1000)
