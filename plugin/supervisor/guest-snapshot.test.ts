@@ -39,14 +39,17 @@ function channel(answer: (command: string) => ByteExecResult | Error) {
 }
 const said = (stdout: string, exitCode = 0): ByteExecResult => ({ stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), exitCode })
 
-test('the clock is set through the agent, with the loopback ping that translates what tests run first', async () => {
+test('the clock is set through the agent, with the loopback ping that translates what tests run first when asked to warm up', async () => {
   const agent = channel(() => said('vq-now\n'))
   const console = channel(() => said('vq-now\n'))
-  await bringToPresent({ agent: agent as unknown as GuestAgent, console: console as unknown as SerialConsole }, 5000)
+  await bringToPresent({ agent: agent as unknown as GuestAgent, console: console as unknown as SerialConsole }, 5000, true)
   expect(agent.commands).toHaveLength(1)
   expect(agent.commands[0]).toMatch(/^date -s @\d+ >\/dev\/null && echo [0-9a-f]{128} > \/dev\/urandom && echo vq-now; ping -c 1 -W 1 127\.0\.0\.1 /)
   expect(console.commands).toEqual([])
   expect(console.notes).toEqual([`agent: ${agent.commands[0]}`])
+
+  await bringToPresent({ agent: agent as unknown as GuestAgent, console: console as unknown as SerialConsole }, 5000)
+  expect(agent.commands[1]).toMatch(/^date -s @\d+ >\/dev\/null && echo [0-9a-f]{128} > \/dev\/urandom && echo vq-now$/)
 })
 
 test('without an agent, or with one that is unavailable, the clock is set over the console', async () => {

@@ -1,5 +1,6 @@
 import { existsSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { openBridgeForwarding } from './docker-trap.js'
 import type { Server, Socket } from 'node:net'
 import { createLabNetwork } from './lab-network.js'
@@ -79,6 +80,7 @@ async function start(command: SupervisorStart): Promise<void> {
 
 async function bootLab(command: SupervisorStart): Promise<void> {
   const { plan } = command
+  warmUp = plan.guests.length <= availableParallelism()
   runDir = command.runDir
   // Each host change is journaled before it is made, so that whoever finds this process
   // killed (the test process, a sweep) can undo it.
@@ -215,7 +217,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
     const beforeResume = options.restoreCheck?.()
     beforeResume?.catch(() => {})
     try {
-      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage, beforeResume })
+      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage, beforeResume, warmUp })
       return restored
     } catch (error) {
       if (stopping) throw error
@@ -265,6 +267,8 @@ async function saveState(guest: GuestProcess, where: { path: string } | { inQemu
 const boots = new Map<string, GuestBoot>()
 /** The lab's processes run ahead of Vitest's while guests boot or are reset (boot-priority.ts). */
 const bootPriority = new BootPriority()
+/** Restored and reset guests translate ahead what tests run first, while the guests have a core each (guest-snapshot.ts). */
+let warmUp = false
 const resetPoints = new Map<string, string>()
 /** Guests whose reset point is kept inside their QEMU (reset-point-file.ts): a reset loads it there. */
 const resetInQemu = new Set<string>()
@@ -347,7 +351,7 @@ async function resetGuest(boot: GuestBoot): Promise<void> {
     try {
       await current.unlessExited(async () => {
         await loadResetPoint(current.qmp, timeout)
-        await bringToPresent(current, timeout)
+        await bringToPresent(current, timeout, warmUp)
       })
       return
     } catch (error) {
