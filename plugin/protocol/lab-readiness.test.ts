@@ -33,3 +33,14 @@ test('nothing written by the deadline: the wait ends, naming the file', async ()
   const file = join(scratch(), 'ready.json')
   await expect(waitForLabOutcome({ file, by: Date.now() + 60 })).rejects.toThrow(`nothing in ${file}`)
 })
+
+test('the worker goes on as the outcome is written, not at its next look', async () => {
+  const file = join(scratch(), 'ready.json')
+  // Looks a minute apart: only the folder's watcher can end the wait in time.
+  const waiting = waitForLabOutcome({ file, by: Date.now() + 120_000 }, 60_000)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const written = Date.now()
+  await writeLabOutcome(file, { ready: { runId: 'fast' } as LabDescriptor })
+  expect(await waiting).toMatchObject({ runId: 'fast' })
+  expect(Date.now() - written).toBeLessThan(1000)
+})
