@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { expect, test } from 'vitest'
-import { startSupervisorAhead, startSupervisorEarly, takeSupervisor } from './supervisor-process.js'
+import { startSupervisorAhead, takeSupervisor } from './supervisor-process.js'
 
 // The plugin starts a supervisor for its project ahead of the lab; the project's global
 // setup takes that one over instead of starting its own: once, only under the same key and
@@ -46,38 +46,4 @@ test('one started ahead that has died is not taken', async () => {
   const exited = once(fresh, 'exit')
   fresh.stdin!.end()
   await exited
-})
-
-test('the one started early (config loaded) goes to the first project of its network mode that asks; at most one waits per mode', async () => {
-  const started: string[] = []
-  const standIn = (network: string) => {
-    started.push(network)
-    return spawn(process.execPath, ['-e', 'process.stdin.resume(); process.stdin.on("end", () => process.exit(0))'], { stdio: ['pipe', 'ignore', 'ignore'] })
-  }
-  startSupervisorEarly('host', standIn)
-  startSupervisorEarly('host', standIn) // a second config loaded (another project): still one
-  expect(started).toEqual(['host'])
-  const first = {}
-  const second = {}
-  const namespaceProject = {}
-  const forNamespace = startSupervisorAhead('namespace', namespaceProject, standIn)
-  const forFirst = startSupervisorAhead('host', first, standIn)
-  const forSecond = startSupervisorAhead('host', second, standIn)
-  try {
-    expect(started).toEqual(['host', 'namespace', 'host'])
-    expect(forSecond).not.toBe(forFirst)
-    // Each global setup then takes its own project's.
-    expect(takeSupervisor('host', first, standIn)).toBe(forFirst)
-    expect(takeSupervisor('host', second, standIn)).toBe(forSecond)
-    expect(takeSupervisor('namespace', namespaceProject, standIn)).toBe(forNamespace)
-    expect(started).toHaveLength(3)
-  } finally {
-    await Promise.all(
-      [forNamespace, forFirst, forSecond].map(async (child) => {
-        const exited = once(child, 'exit')
-        child.stdin!.end()
-        await exited
-      }),
-    )
-  }
 })

@@ -2,12 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 // Starting the supervisor process. Node takes a tenth of a second to start it, on the way
-// to the first QEMU; so the Vitest plugin starts one as soon as Vitest loads the config,
-// gives it to the first project with a lab that Vitest sets up (the others get their own
-// then), and the project's global setup, later, takes that one over (the key: the project).
-// One that no lab takes (a `vitest list`, a run that finds no test file, a filter that
-// leaves every lab project out) holds no event loop, and ends when its pipe closes with the
-// Vitest process, or after a minute unused. Kept on globalThis: the plugin and the global setup may be separate
+// to the first QEMU; so the Vitest plugin starts one for its project as soon as Vitest has
+// set the project up, and the project's global setup, later, takes that one over (the key:
+// the project). One that no lab takes (a `vitest list`, a run that finds no test file)
+// holds no event loop, and ends when its pipe closes with the Vitest process, or after a
+// minute unused. Kept on globalThis: the plugin and the global setup may be separate
 // copies of this module.
 
 const SUPERVISOR = fileURLToPath(new URL('../supervisor/supervisor.js', import.meta.url))
@@ -19,7 +18,7 @@ const POOL = Symbol.for('vitest-qemu:started-supervisors')
 interface Started {
   child: ChildProcess
   network: Network
-  key: object | symbol
+  key: object
   timer: NodeJS.Timeout
 }
 
@@ -45,32 +44,8 @@ export function spawnSupervisor(network: Network): ChildProcess {
   return child
 }
 
-/** The key of a supervisor started before Vitest knows which projects run (startSupervisorEarly). */
-const EARLY = Symbol.for('vitest-qemu:early-supervisor')
-
-/**
- * Starts one supervisor as soon as Vitest loads a config with a lab (the plugin's config
- * hook), a twentieth of a second before Vitest sets the projects up, on the core Vitest's
- * own start leaves idle: the first project with a lab of this network mode that Vitest
- * sets up takes it (startSupervisorAhead). Vitest loads the configs of projects that a
- * filter then leaves out too, so at most one waits per network mode.
- */
-export function startSupervisorEarly(network: Network, spawnChild = spawnSupervisor): void {
-  if (pool().some((entry) => entry.key === EARLY && entry.network === network && alive(entry.child))) return
-  spawnAhead(network, EARLY, spawnChild)
-}
-
-/** Starts a supervisor for the lab that will start soon in this process under `key` (or gives it the one started early). */
+/** Starts a supervisor for the lab that will start soon in this process under `key`. */
 export function startSupervisorAhead(network: Network, key: object, spawnChild = spawnSupervisor): ChildProcess {
-  const early = pool().find((entry) => entry.key === EARLY && entry.network === network && alive(entry.child))
-  if (early) {
-    early.key = key
-    return early.child
-  }
-  return spawnAhead(network, key, spawnChild)
-}
-
-function spawnAhead(network: Network, key: object | symbol, spawnChild: (network: Network) => ChildProcess): ChildProcess {
   const child = spawnChild(network)
   // Unused, it must not keep this process alive (a `vitest run` of another project would
   // wait for it): the pipe's end at this process's exit ends it.
@@ -88,16 +63,12 @@ function spawnAhead(network: Network, key: object | symbol, spawnChild: (network
 /** The supervisor started ahead under `key` for this network mode, if still alive; else a new one. */
 export function takeSupervisor(network: Network, key?: object, spawnChild = spawnSupervisor): ChildProcess {
   const entries = pool()
-  const at = entries.findIndex((entry) => entry.key === key && entry.network === network && alive(entry.child))
+  const at = entries.findIndex((entry) => entry.key === key && entry.network === network && entry.child.exitCode === null && entry.child.signalCode === null && entry.child.pid !== undefined)
   if (at < 0) return spawnChild(network)
   const [entry] = entries.splice(at, 1)
   clearTimeout(entry!.timer)
   holdsProcess(entry!.child, true)
   return entry!.child
-}
-
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null && child.pid !== undefined
 }
 
 /** Whether the child and its pipes keep this process's event loop alive. */

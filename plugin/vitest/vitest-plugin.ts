@@ -6,7 +6,7 @@ import { RUN_LOGS_ROOT } from '../run/run-logs.js'
 import { CONFIG_KEY, type ProvidedConfig } from '../protocol/provided-context.js'
 import { escapeRegExp } from '../common/regex-escape.js'
 import { GUEST_NAMES_FILE, writeGuestNames } from './guest-names.js'
-import { startSupervisorAhead, startSupervisorEarly } from '../lab/supervisor-process.js'
+import { startSupervisorAhead } from '../lab/supervisor-process.js'
 import { cacheDir } from '../common/cache-dir.js'
 import { compileCacheDir, useCompileCache } from './compile-cache.js'
 
@@ -22,9 +22,7 @@ export interface QemuLabPlugin {
   name: string
   /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
   api: { labConfig: LabConfig }
-  /** Vite has resolved a config with this lab: a supervisor starts (startSupervisorEarly), and Node's compile cache is turned on for the run. */
-  configResolved(): void
-  /** Vitest has set the project up: its lab's supervisor starts now (or it gets the one started early), while Vitest goes on to the global setup. */
+  /** Vitest has set the project up: its lab's supervisor starts now, while Vitest goes on to the global setup. */
   configureVitest(context: { project: object }): void
   config(config: { root?: string }): {
     test: { globalSetup: string[]; provide: Record<string, ProvidedConfig>; server: { deps: { external: RegExp[] } }; fileParallelism?: boolean }
@@ -36,17 +34,13 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
   const plugin: QemuLabPlugin = {
     name: 'vitest-qemu',
     api: { labConfig: config },
-    configResolved() {
-      // The config is valid (the config hook checked it): the work for the run begins.
-      startSupervisorEarly(config.network ?? 'namespace')
-      useCompileCache(compileCacheDir(cacheDir(config.cacheDir)))
-    },
     configureVitest({ project }) {
       startSupervisorAhead(config.network ?? 'namespace', project)
     },
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
+      useCompileCache(compileCacheDir(cacheDir(config.cacheDir)))
       writeGuestNames(root, plugin, Object.keys(config.guests))
       // The global setup and the fixtures are imported by Node as they are, like any installed
       // package, even from a linked or workspace copy outside node_modules: Vitest would
