@@ -22,6 +22,8 @@ export interface QemuLabPlugin {
   name: string
   /** The lab's config, for the commands that read it from a Vitest config file (`up`, `graph`). */
   api: { labConfig: LabConfig }
+  /** Vite has resolved a config with this lab: Node's compile cache is turned on for the run (compile-cache.ts). */
+  configResolved(): void
   /** Vitest has set the project up: its lab's supervisor starts now, while Vitest goes on to the global setup. */
   configureVitest(context: { project: object }): void
   config(config: { root?: string }): {
@@ -34,13 +36,16 @@ export function qemuLab(config: LabConfig): QemuLabPlugin {
   const plugin: QemuLabPlugin = {
     name: 'vitest-qemu',
     api: { labConfig: config },
+    configResolved() {
+      // Before Vitest starts its workers, which take it from the environment.
+      useCompileCache(compileCacheDir(cacheDir(config.cacheDir)))
+    },
     configureVitest({ project }) {
       startSupervisorAhead(config.network ?? 'namespace', project)
     },
     config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
       planLab(config, { root })
-      useCompileCache(compileCacheDir(cacheDir(config.cacheDir)))
       writeGuestNames(root, plugin, Object.keys(config.guests))
       // The global setup and the fixtures are imported by Node as they are, like any installed
       // package, even from a linked or workspace copy outside node_modules: Vitest would
