@@ -45,6 +45,8 @@ export interface ReadyHooks {
   sshInBackground?: boolean
   /** A restored guest runs only once this resolves (its state's checksum matched). */
   beforeResume?: Promise<void>
+  /** A restored guest's first command also translates what tests run first (guest-snapshot.ts: bringToPresent). */
+  warmUp?: boolean
   /** Resolves once the lab's DHCP server leased the NIC its address (own images; the default image's init waits itself). */
   waitForLease?: (nic: NicPlan, deadline: number, signal: AbortSignal) => Promise<void>
 }
@@ -240,7 +242,7 @@ export class GuestProcess {
         await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume))
         done('restore')
         stage = 'shell'
-        await within(timeouts.shell, (deadline) => bringToPresent(this, deadline - Date.now()))
+        await within(timeouts.shell, (deadline) => bringToPresent(this, deadline - Date.now(), hooks.warmUp))
         done('shell')
         // SSH was listening when the snapshot was taken; connections are opened when used.
         return

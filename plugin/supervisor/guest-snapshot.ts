@@ -99,10 +99,9 @@ export function closedConnectionsCommand(port: number): string {
  * ran at a fifth of its speed (a first `toReach` 80 ms, the next 17 ms): with `warmUp`
  * the command also pings the loopback once, so that the agent's shell, a program's start
  * and the ping are translated here, in every guest at once, not in the test, one guest
- * after the other. That pays only while the guests have a core each and nothing else
- * waits for the CPU; beyond, it is work taken from the guests' restores (16 guests on
- * two cores: lab ready 5.1 s with it, 4.2 s without). Without an agent (or should it
- * fail), over the console.
+ * after the other. That pays only while the guests have a core each; beyond, it is work
+ * taken from the guests' restores (16 guests on two cores: lab ready 5.1 s with it, 4.2 s
+ * without). Without an agent (or should it fail), over the console.
  */
 export async function bringToPresent(guest: { console: SerialConsole; agent?: GuestAgent }, timeoutMs: number, warmUp = false): Promise<void> {
   const deadline = Date.now() + timeoutMs

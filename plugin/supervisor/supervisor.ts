@@ -217,7 +217,7 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
     const beforeResume = options.restoreCheck?.()
     beforeResume?.catch(() => {})
     try {
-      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage, beforeResume })
+      await restored.waitReady({ ...timeouts, shell: Math.min(timeouts.shell, 20_000 * boot.multiplier) }, boot.privateKey, { onStage, beforeResume, warmUp })
       return restored
     } catch (error) {
       if (stopping) throw error
@@ -267,13 +267,7 @@ async function saveState(guest: GuestProcess, where: { path: string } | { inQemu
 const boots = new Map<string, GuestBoot>()
 /** The lab's processes run ahead of Vitest's while guests boot or are reset (boot-priority.ts). */
 const bootPriority = new BootPriority()
-/**
- * Reset guests translate ahead what tests run first, while the guests have a core each
- * (guest-snapshot.ts): a watch-mode rerun after a touch then took 0.44 s against 0.51 s
- * (the reset is done before the touch). Not at the lab's start: Vitest starts its worker
- * meanwhile, and the guests' extra work only delays it (second runs of the seed lab, 10
- * alternating: 1.48 s with it, 1.44 s without).
- */
+/** Restored and reset guests translate ahead what tests run first, while the guests have a core each (guest-snapshot.ts). */
 let warmUp = false
 const resetPoints = new Map<string, string>()
 /** Guests whose reset point is kept inside their QEMU (reset-point-file.ts): a reset loads it there. */
