@@ -5,9 +5,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 // group (autogroup) and shares the CPU between groups before a process's own nice
 // counts, so QEMU's nice does nothing against Vitest's workers starting beside it (they
 // are another session: the supervisor starts detached). Its session's group nice does:
-// at -5, on two cores, a second run of the seed lab took 1.48 s against 1.56 s, a cold
-// one 3.32 s against 3.41 s (10 and 6 alternating runs). A nice below 0 needs the
-// privilege to raise a priority (root); without it, or without autogroups, nothing changes.
+// at -5, on two cores, second runs of the seed lab took 1.40-1.48 s against 1.49-1.56 s
+// at 0 in three of five alternating comparisons (8-10 pairs each), the same in the other
+// two; cold runs, where Vitest's worker then starts about when the guests are ready, came
+// out within the noise. A nice below 0 needs the privilege to raise a priority (root);
+// without it, or without autogroups, nothing changes.
 
 const RAISED_NICE = -5
 const AUTOGROUP = '/proc/self/autogroup'

@@ -110,9 +110,9 @@ export async function bringToPresent(guest: { console: SerialConsole; agent?: Gu
   if (guest.agent?.available) {
     try {
       const agentCommand = warmUp ? `${command()}; ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1; true` : command()
+      result = await guest.agent.exec(agentCommand, timeoutMs)
       // In the console's transcript too, where a reader of a restored guest's log looks for it.
       guest.console.noteCommand(agentCommand, 'agent')
-      result = await guest.agent.exec(agentCommand, timeoutMs)
     } catch (error) {
       if (!(error instanceof AgentUnavailableError)) throw error
     }
