@@ -51,6 +51,11 @@ export function snapshotDir(cache: string, guest: string, key: string): string {
   return join(cache, 'snapshots', `${guest}-${key}`)
 }
 
+/** The cache a snapshot's folder is in: snapshotDir's inverse. */
+function cacheOfSnapshot(dir: string): string {
+  return join(dir, '..', '..')
+}
+
 export function statePath(dir: string): string {
   return join(dir, 'state')
 }
@@ -122,7 +127,7 @@ export async function commitSnapshot(draft: string, dir: string, guest: string, 
     if (!existsSync(dir)) {
       await rename(draft, dir)
       // Hashed just now: the first restore checks the state against the memo instead of hashing 60 MB again.
-      await rememberFileHash(statePath(dir), join(dir, '..', '..'), manifest.stateSha256).catch(() => {})
+      await rememberFileHash(statePath(dir), cacheOfSnapshot(dir), manifest.stateSha256).catch(() => {})
     }
   } finally {
     await rm(draft, { recursive: true, force: true })
