@@ -58,6 +58,7 @@ for (let round = 1; round <= rounds; round++) {
     `round ${round}/${rounds}: by hand ${(baseline.at(-1) / 1000).toFixed(2)} s, plugin cold ${(plugin.at(-1) / 1000).toFixed(2)} s, bare vitest ${(bare.at(-1) / 1000).toFixed(2)} s, second run ${(second.ms / 1000).toFixed(2)} s (lab ready ${(restoredReady.at(-1) / 1000).toFixed(2)} s)`,
   )
 }
+const spread = (ratios) => ratios.map((ratio) => ratio.toFixed(2)).join(' ')
 const coldReady = median(stages.map((stage) => stage['lab ready']))
 
 const summary = {
@@ -76,6 +77,11 @@ const summary = {
   overVitestFloorRatio: (median(plugin) - median(bare)) / median(baseline),
   secondRunRatio: median(restoredTotal) / median(baseline),
   samplesMs: { baseline, plugin, bare, secondRun: restoredTotal },
+  /** The two ratios of each round on its own (its runs one after the other): how far the host's noise moves them. */
+  roundRatios: {
+    overVitestFloor: baseline.map((hand, round) => (plugin[round] - bare[round]) / hand),
+    secondRun: baseline.map((hand, round) => restoredTotal[round] / hand),
+  },
   pluginStagesMedianMs: Object.fromEntries(Object.keys(stages[0] ?? {}).map((key) => [key, median(stages.map((stage) => stage[key]).filter((value) => value !== undefined))])),
 }
 console.log(`\nseed scenario, command to green, median of ${rounds} (alternating):`)
@@ -85,6 +91,7 @@ console.log(`  ratio plugin / baseline ${summary.ratio.toFixed(2)}`)
 console.log(`  bare vitest run, one trivial test, no lab ${(summary.medianMs.bare / 1000).toFixed(2)} s`)
 console.log(`  cold overhead over Vitest's floor: (plugin - bare) / baseline ${summary.overVitestFloorRatio.toFixed(2)}`)
 console.log(`  second run, default settings (restored): ${(summary.medianMs.secondRun / 1000).toFixed(2)} s, ratio to baseline ${summary.secondRunRatio.toFixed(2)}`)
+console.log(`  each round's ratios: cold overhead ${spread(summary.roundRatios.overVitestFloor)}, second run ${spread(summary.roundRatios.secondRun)}`)
 console.log(`snapshots: seed lab ready in ${(summary.snapshots.restoredReadyMedianMs / 1000).toFixed(2)} s restored vs ${(coldReady / 1000).toFixed(2)} s cold: ratio ${summary.snapshots.readyRatio.toFixed(2)}; command to green ${(summary.snapshots.restoredCommandMedianMs / 1000).toFixed(2)} s`)
 console.log('plugin boot stages (median ms since QEMU started; lab ready since setup began):')
 for (const [key, value] of Object.entries(summary.pluginStagesMedianMs)) console.log(`  ${key.padEnd(16)} ${Math.round(value)}`)
