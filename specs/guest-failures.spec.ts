@@ -59,7 +59,8 @@ describe('a guest whose QEMU is killed', { timeout: 60_000 }, () => {
     ]
     for (const { message, ms } of results) {
       expect(message).toMatch(new RegExp(`^${name}: QEMU exited \\(SIGKILL\\); the console's last lines`))
-      expect(ms, message).toBeLessThan(2000)
+      // At once, not at the calls' own timeouts (30 s); room left for a loaded machine.
+      expect(ms, message).toBeLessThan(10_000)
     }
   })
 })
