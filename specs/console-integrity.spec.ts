@@ -145,8 +145,7 @@ describe('serial console integrity', () => {
     setTimeout(() => controller.abort(), 200)
     const started = Date.now()
     await expect(waiting).rejects.toThrow(/aborted/)
-    // Soon after the abort, not at the wait's 30 s; room left for a loaded machine.
-    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(Date.now() - started).toBeLessThan(5000)
 
     const from = await guestB.serial.position()
     await guestB.serial.exec(`echo ${'a'.repeat(40)}! > /dev/console`)
