@@ -152,16 +152,28 @@ describe('SerialConsole.expect', () => {
 
   test('a pattern that backtracks without end fails instead of blocking, and the event loop stays free', async () => {
     const { console } = await fakeShell(() => '')
-    console.expectWorkerBudgetMs = 2000
+    console.expectWorkerBudgetMs = 1000
     // The stand-in prints nothing here: the text to match is the console's own record of what was typed.
     await console.exec('a'.repeat(30) + '!', 100).catch(() => {})
+    // A 20 ms ticker counts how often the event loop runs: during the match, and for as long
+    // again right after it (the rate this machine gives a free loop at the moment).
+    const ticksFor = async (work: Promise<unknown>) => {
+      let ticks = 0
+      const ticker = setInterval(() => ticks++, 20)
+      const started = Date.now()
+      await work
+      clearInterval(ticker)
+      return { ticks, ms: Date.now() - started }
+    }
     const matching = console.expect(/(a+)+$/, { from: 0, timeout: 20_000 })
-    const outcome = matching.then(() => 'matched', () => 'ended')
-    // The event loop stays free: a timer fires while the worker still matches (for 2 s). Had the
-    // match run on this thread, the expect would have ended before any timer. (No count of
-    // ticks: on a loaded machine a free event loop still runs its timers late.)
-    const first = await Promise.race([outcome, new Promise((resolve) => setTimeout(() => resolve('timer'), 20))])
+    // Had the match run on this thread, the expect would have ended before any timer.
+    const first = await Promise.race([matching.then(() => 'matched', () => 'ended'), new Promise((resolve) => setTimeout(() => resolve('timer'), 20))])
     expect(first).toBe('timer')
+    const during = await ticksFor(matching.catch(() => {}))
+    const free = await ticksFor(new Promise((resolve) => setTimeout(resolve, during.ms)))
+    // The event loop kept running while the worker matched (about 1 s): at least a quarter of
+    // the free loop's rate (against the free loop, not 1 per 20 ms: under load timers run late).
+    expect(during.ticks).toBeGreaterThan(free.ticks / 4)
     await expect(matching).rejects.toThrow(/backtracks too much/)
   })
 })
