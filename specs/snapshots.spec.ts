@@ -91,6 +91,8 @@ describe('snapshots', () => {
           booted: started.descriptor.guests.map((guest) => [guest.booted, guest.bootStages.restore !== undefined]),
           bootMarker: await lab.guest(snapA).succeed(`cat ${bootMarker}`),
           afterSave: await lab.guest(snapA).run('cat /run/after-save'),
+          // Into memory mapped from the snapshot's memory file: the file must not change.
+          written: await lab.guest(snapA).succeed(`echo ${marker} > /run/after-restore`),
         }
       } finally {
         lab.close()
@@ -101,6 +103,17 @@ describe('snapshots', () => {
     expect(second.bootMarker).toBe(first.bootMarker)
     expect(second.afterSave.exitCode).not.toBe(0)
     expect(second.afterSave.stdout).not.toContain(marker)
+    const third = await withLab(async (started) => {
+      const lab = attachLab(started.descriptor)
+      try {
+        return { booted: started.descriptor.guests.map((guest) => guest.booted), afterRestore: await lab.guest(snapA).run('cat /run/after-restore') }
+      } finally {
+        lab.close()
+      }
+    })
+    expect(third.booted).toEqual(['restored', 'restored'])
+    expect(third.afterRestore.exitCode).not.toBe(0)
+    expect(third.afterRestore.stdout).not.toContain(marker)
   })
 
   test('a restored guest has the present time, its own identity, fresh randomness and working SSH', async () => {
@@ -151,16 +164,20 @@ describe('snapshots', () => {
     expect(runs[0]!.randomness).not.toBe(runs[1]!.randomness)
   })
 
-  test('a damaged snapshot is never restored: the guest boots cold and is saved again', async () => {
+  test('a damaged snapshot (its state or its memory file) is never restored: the guest boots cold and is saved again', async () => {
     await ensureSnapshots()
-    const [dir] = snapshotsOf(snapA)
-    const state = join(snapshotsRoot, dir!, 'state')
-    const bytes = readFileSync(state)
-    bytes.set(randomBytes(64), Math.floor(bytes.length / 2))
-    writeFileSync(state, bytes)
+    const damage = (guest: string, file: string) => {
+      const path = join(snapshotsRoot, snapshotsOf(guest)[0]!, file)
+      const bytes = readFileSync(path)
+      bytes.set(randomBytes(64), Math.floor(bytes.length / 2))
+      writeFileSync(path, bytes)
+    }
+    damage(snapA, 'state')
+    damage(snapB, 'ram')
     const booted = await withLab(async (lab) => Object.fromEntries(lab.descriptor.guests.map((guest) => [guest.name, guest.booted])))
-    expect(booted).toEqual({ [snapA]: 'cold', [snapB]: 'restored' })
+    expect(booted).toEqual({ [snapA]: 'cold', [snapB]: 'cold' })
     expect(snapshotsOf(snapA)).toHaveLength(1)
+    expect(snapshotsOf(snapB)).toHaveLength(1)
     const again = await withLab(async (lab) => lab.descriptor.guests.map((guest) => guest.booted))
     expect(again).toEqual(['restored', 'restored'])
   })

@@ -43,6 +43,16 @@ export function snapshotIneligibility(guest: GuestPlan): string | undefined {
   return undefined
 }
 
+/**
+ * Whether the guest's memory can be a file of its own, saved beside its state (qemu-args.ts):
+ * on the machines the default images use, which take their memory from a backend, unless
+ * the guest's own QEMU arguments say something about its memory or machine.
+ */
+export function memoryFileFits(guest: GuestPlan): boolean {
+  if (!/^(pc|q35|virt)(-[\w.-]+)?$/.test(guest.machine.split(',')[0]!)) return false
+  return !guest.qemuArgs.some((arg) => /^-(m|M|machine|mem-path|mem-prealloc|numa)$/.test(arg) || arg.includes('memory-backend'))
+}
+
 export interface SnapshotLookupResult {
   setup: GuestSnapshotSetup
   /** Set when a snapshot existed but was not valid (it was deleted). */
@@ -51,7 +61,8 @@ export interface SnapshotLookupResult {
 
 /** @param initrdIdentity what the default image's initramfs is made of; user initramfs files are hashed. */
 export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string): Promise<SnapshotLookupResult> {
-  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined, vmstate: undefined }
+  const ram = memoryFileFits(guest)
+  const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined, vmstate: undefined, ram: ram ? { path: '<ram>', shared: false } : undefined }
   const { binary, args } = qemuCommand(guest, placeholders)
   const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel, cache) }
   if (initrdIdentity) fileHashes.initrd = createHash('sha256').update(initrdIdentity).digest('hex')
@@ -67,7 +78,7 @@ export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdId
   // The state's checksum is checked by the supervisor while QEMU loads it (see supervisor.ts).
   const found = await findSnapshot(dir, key, { checksum: false })
   return {
-    setup: { key, dir, restore: found.status === 'valid' },
+    setup: { key, dir, restore: found.status === 'valid', ram },
     discarded: found.status === 'invalid' ? found.reason : undefined,
   }
 }

@@ -29,6 +29,8 @@ export interface GuestSnapshotSetup {
   /** The snapshot's folder; restored from when `restore`, else saved to after a cold boot. */
   dir: string
   restore: boolean
+  /** The guest's memory is saved as a file of its own beside the state (qemu-args.ts, guest-snapshot.ts). */
+  ram: boolean
 }
 
 export interface SupervisorStart {

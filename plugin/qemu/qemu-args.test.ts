@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest'
 import { planLab } from '../config/lab-plan.js'
-import { qemuCommand } from './qemu-args.js'
+import { qemuCommand, incomingWithoutRam } from './qemu-args.js'
 
 const launch = { accel: 'tcg' as const, network: 'namespace' as const, kernel: '/k/bzImage', serialSocket: '/run/x/serial.sock', qmpSocket: '/run/x/qmp.sock' }
 
@@ -118,4 +118,26 @@ test("default-image guests get the host's entropy (virtio-rng); a kernel of one'
   }
   expect(devices(0)).toContain('virtio-rng-pci')
   expect(devices(1)).not.toContain('virtio-rng-pci')
+})
+
+test("a guest's memory as a file: written by a guest that is saved, copy-on-write for a restore whose state leaves it out (incoming deferred)", () => {
+  const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2', memory: 192 } } })
+  const saving = qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i', saved: true, ram: { path: '/run/a,b/ram', shared: true } }).args
+  expect(saving[saving.indexOf('-machine') + 1]).toBe(`${plan.guests[0]!.machine},memory-backend=vq-ram`)
+  expect(saving[saving.indexOf('-object') + 1]).toBe('memory-backend-file,id=vq-ram,size=192M,mem-path=/run/a,,b/ram,share=on')
+  expect(saving[saving.indexOf('-m') + 1]).toBe('192')
+  const restored = { ...launch, initrd: '/i', saved: true, incoming: '/cache/s/state', ram: { path: '/cache/s/ram', shared: false } }
+  const args = qemuCommand(plan.guests[0]!, restored).args
+  expect(args[args.indexOf('-object') + 1]).toBe('memory-backend-file,id=vq-ram,size=192M,mem-path=/cache/s/ram,share=off')
+  expect(args.slice(-2)).toEqual(['-incoming', 'defer'])
+  expect(incomingWithoutRam(restored)).toBe(true)
+  // A full state (memory and all) restored into a guest that writes its memory file: read from the descriptor as always.
+  const full = { ...restored, ram: { path: '/run/a/ram', shared: true } }
+  expect(qemuCommand(plan.guests[0]!, full).args.slice(-2)).toEqual(['-incoming', 'fd:3'])
+  expect(incomingWithoutRam(full)).toBe(false)
+  // QEMU's usual memory under the same name, for a full state saved from a guest with a memory file.
+  const anonymous = qemuCommand(plan.guests[0]!, { ...restored, ram: { shared: false } }).args
+  expect(anonymous[anonymous.indexOf('-object') + 1]).toBe('memory-backend-ram,id=vq-ram,size=192M')
+  expect(anonymous.slice(-2)).toEqual(['-incoming', 'fd:3'])
+  expect(qemuCommand(plan.guests[0]!, { ...launch, initrd: '/i' }).args).not.toContain('-object')
 })

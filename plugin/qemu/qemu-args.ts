@@ -35,6 +35,32 @@ export interface QemuLaunch {
   saved?: boolean
   /** A qcow2 file that holds the guest's reset point as an internal snapshot (savevm, loadvm). */
   vmstate?: string
+  /**
+   * The guest's memory as a file (a snapshot's memory is saved as one, see snapshot-store.ts).
+   * `shared`: the guest writes to the file (a guest whose state will be saved); else the file
+   * is a saved snapshot's memory, mapped copy-on-write: the file never changes, the guest reads
+   * only the pages it touches, and its incoming state holds no memory (RAM_BACKEND). Without a
+   * path, QEMU's usual memory under the same name (a full state saved from such a guest).
+   */
+  ram?: { path?: string; shared: boolean }
+}
+
+/**
+ * The memory backend's id, the name of the guest's memory in a saved state: the same for a
+ * guest that saves and one that restores. A state saved with QEMU's `x-ignore-shared`
+ * capability leaves out memory in shared files, and is restored with `-incoming defer`, so
+ * that the capability is set (through QMP) before the state is read.
+ */
+export const RAM_BACKEND = 'vq-ram'
+
+/** Whether a restore's state leaves the guest's memory to its RAM file (`launch.ram`, not shared). */
+export function incomingWithoutRam(launch: QemuLaunch): boolean {
+  return launch.incoming !== undefined && launch.ram?.path !== undefined && !launch.ram.shared
+}
+
+function memoryBackend(size: number, ram: NonNullable<QemuLaunch['ram']>): string {
+  if (ram.path === undefined) return `memory-backend-ram,id=${RAM_BACKEND},size=${size}M`
+  return `memory-backend-file,id=${RAM_BACKEND},size=${size}M,mem-path=${ram.path.replace(/,/g, ',,')},share=${ram.shared ? 'on' : 'off'}`
 }
 
 /** The kernel's `ip=` argument: ip::gateway:netmask:hostname:device:autoconf. */
@@ -74,11 +100,12 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   const args = [
     '-name', `guest=${guest.name}`,
     '-nodefaults', '-no-user-config', '-display', 'none',
-    '-machine', guest.machine,
+    '-machine', launch.ram ? `${guest.machine},memory-backend=${RAM_BACKEND}` : guest.machine,
     '-accel', accelArgument(launch.accel),
     '-m', String(guest.memory),
     '-smp', String(guest.cpus),
   ]
+  if (launch.ram) args.push('-object', memoryBackend(guest.memory, launch.ram))
   if (guest.cpu) args.push('-cpu', guest.cpu)
   args.push('-kernel', launch.kernel)
   if (launch.initrd) args.push('-initrd', launch.initrd)
@@ -109,6 +136,6 @@ export function qemuCommand(guest: GuestPlan, launch: QemuLaunch): { binary: str
   args.push(...guest.qemuArgs)
   // Attached to no device, so a saved state is the same with it or without it.
   if (launch.vmstate) args.push('-drive', `if=none,id=vq-vmstate,format=qcow2,file=${launch.vmstate.replace(/,/g, ',,')}`)
-  if (launch.incoming) args.push('-incoming', `fd:${INCOMING_FD}`)
+  if (launch.incoming) args.push('-incoming', incomingWithoutRam(launch) ? 'defer' : `fd:${INCOMING_FD}`)
   return { binary: archProfiles[guest.arch].qemuBinary, args }
 }

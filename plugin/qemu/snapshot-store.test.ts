@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
-import { commitSnapshot, findSnapshot, newSnapshotDraft, pruneSnapshots, removeAllSnapshots, snapshotCacheLimit, snapshotDir, snapshotKey, statePath } from './snapshot-store.js'
+import { commitSnapshot, findSnapshot, newSnapshotDraft, pruneSnapshots, removeAllSnapshots, snapshotCacheLimit, snapshotDir, snapshotKey, ramPath, statePath } from './snapshot-store.js'
 
 const parts = { qemuVersion: 'QEMU emulator version 7.2.22', args: ['-m', '256'], fileHashes: { kernel: 'aa' }, extra: { console: 'ttyS0' } }
 const scratch: string[] = []
@@ -16,11 +16,12 @@ afterEach(() => {
   for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-async function saved(cache: string, guest: string, state: string): Promise<string> {
+async function saved(cache: string, guest: string, state: string, ram?: string): Promise<string> {
   const key = snapshotKey(parts)
   const dir = snapshotDir(cache, guest, key)
   const draft = await newSnapshotDraft(dir)
   writeFileSync(statePath(draft), state)
+  if (ram !== undefined) writeFileSync(ramPath(draft), ram)
   await commitSnapshot(draft, dir, guest, key)
   return dir
 }
@@ -67,6 +68,27 @@ test('a snapshot whose state changed, was cut short or whose manifest is broken 
   expect(await findSnapshot(dir, 'another-key')).toMatchObject({ status: 'invalid' })
 })
 
+test("a snapshot's memory file is part of it: in its manifest and the file memo, and never trusted once changed, cut, gone or added", async () => {
+  const cache = tempCache()
+  const dir = await saved(cache, 'guestA', 'state', 'memory bytes')
+  expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toMatchObject({ ramBytes: 12, ramSha256: createHash('sha256').update('memory bytes').digest('hex') })
+  expect(JSON.parse(readFileSync(join(cache, 'file-hashes.json'), 'utf8'))[ramPath(dir)].facts.sha256).toBe(createHash('sha256').update('memory bytes').digest('hex'))
+  expect(await findSnapshot(dir, snapshotKey(parts))).toEqual({ status: 'valid' })
+  const cases: [string, string | undefined, (dir: string) => void, RegExp][] = [
+    ['flipped', 'memory bytes', (dir) => writeFileSync(ramPath(dir), 'memory bytez'), /memory file does not match its checksum/],
+    ['cut', 'memory bytes', (dir) => writeFileSync(ramPath(dir), 'memory'), /memory file has 6 bytes, expected 12/],
+    ['gone', 'memory bytes', (dir) => rmSync(ramPath(dir)), /memory file has gone/],
+    ['added', undefined, (dir) => writeFileSync(ramPath(dir), 'memory'), /memory file has 6 bytes, expected none/],
+  ]
+  for (const [name, ram, damage, reason] of cases) {
+    const damaged = await saved(tempCache(), name, 'state', ram)
+    damage(damaged)
+    const found = await findSnapshot(damaged, snapshotKey(parts))
+    expect(found.status === 'invalid' && found.reason, name).toMatch(reason)
+    expect(readdirSync(join(damaged, '..')), name).toEqual([])
+  }
+})
+
 test('pruning keeps the most recently used snapshots and drops drafts of dead runs', async () => {
   const cache = tempCache()
   const dirs = [await saved(cache, 'a', '1'), await saved(cache, 'b', '2'), await saved(cache, 'c', '3')]
@@ -98,8 +120,8 @@ test('the size limit comes from VITEST_QEMU_SNAPSHOT_CACHE_MB, 4 GiB by default,
 test('removing every snapshot tells how many and how large they were', async () => {
   const cache = tempCache()
   await saved(cache, 'a', '1234')
-  await saved(cache, 'b', '56')
-  expect(await removeAllSnapshots(cache)).toEqual({ count: 2, bytes: 6 })
+  await saved(cache, 'b', '56', '789')
+  expect(await removeAllSnapshots(cache)).toEqual({ count: 2, bytes: 9 })
   expect(readdirSync(join(cache, 'snapshots'))).toEqual([])
   expect(await removeAllSnapshots(tempCache())).toEqual({ count: 0, bytes: 0 })
 })

@@ -6,11 +6,12 @@ import { rememberFileHash, sha256OfFile } from './file-hash-memo.js'
 
 // Booted guests saved to disk, so that later runs restore them instead of booting.
 // A snapshot lives in <cache>/snapshots/<guest>-<key>/: `state` (QEMU's migration
-// stream) and `manifest.json` (the key and the state's size and SHA-256). The key
-// covers everything that defines the guest; a snapshot whose state does not match its
-// manifest is deleted, never restored.
+// stream), `ram` (the guest's memory, a sparse file, where the guest's machine takes its
+// memory from a file: the state then leaves it out, see qemu-args.ts) and `manifest.json`
+// (the key, and each file's size and SHA-256). The key covers everything that defines
+// the guest; a snapshot whose files do not match its manifest is deleted, never restored.
 
-const FORMAT = 'vitest-qemu-snapshot-1'
+const FORMAT = 'vitest-qemu-snapshot-2'
 /** Snapshots kept per cache, least recently used removed first. */
 const KEEP = 32
 /** Their total size, unless VITEST_QEMU_SNAPSHOT_CACHE_MB says otherwise. */
@@ -41,6 +42,9 @@ export interface SnapshotManifest {
   createdAt: string
   stateBytes: number
   stateSha256: string
+  /** The memory file's, when the snapshot has one. */
+  ramBytes?: number
+  ramSha256?: string
 }
 
 export function snapshotKey(parts: SnapshotKeyParts): string {
@@ -58,6 +62,10 @@ function cacheOfSnapshot(dir: string): string {
 
 export function statePath(dir: string): string {
   return join(dir, 'state')
+}
+
+export function ramPath(dir: string): string {
+  return join(dir, 'ram')
 }
 
 export type SnapshotLookup = { status: 'valid' } | { status: 'missing' } | { status: 'invalid'; reason: string }
@@ -90,17 +98,23 @@ async function invalidity(dir: string, key: string, checksum: boolean): Promise<
   if (manifest.format !== FORMAT || manifest.key !== key) return 'its manifest belongs to another guest definition'
   const size = await stat(statePath(dir)).then((info) => info.size, () => -1)
   if (size !== manifest.stateBytes) return `its state has ${size < 0 ? 'gone' : `${size} bytes, expected ${manifest.stateBytes}`}`
+  const ramSize = await stat(ramPath(dir)).then((info) => info.size, () => -1)
+  if (manifest.ramBytes === undefined ? ramSize >= 0 : ramSize !== manifest.ramBytes) {
+    return `its memory file has ${ramSize < 0 ? 'gone' : `${ramSize} bytes, expected ${manifest.ramBytes ?? 'none'}`}`
+  }
   if (checksum) return stateChecksumProblem(dir)
   return undefined
 }
 
 /**
- * Why the snapshot's state does not match its manifest's checksum, or undefined when it does.
- * @param sha256 how the state's SHA-256 is had (a caller may remember it while the file is unchanged)
+ * Why the snapshot's state or memory file does not match its manifest's checksum, or undefined when they do.
+ * @param sha256 how a file's SHA-256 is had (a caller may remember it while the file is unchanged)
  */
 export async function stateChecksumProblem(dir: string, sha256: (path: string) => Promise<string> = sha256OfFile): Promise<string | undefined> {
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as SnapshotManifest
-  if ((await sha256(statePath(dir))) !== manifest.stateSha256) return 'its state does not match its checksum'
+  const [state, ram] = await Promise.all([sha256(statePath(dir)), manifest.ramSha256 === undefined ? undefined : sha256(ramPath(dir))])
+  if (state !== manifest.stateSha256) return 'its state does not match its checksum'
+  if (ram !== manifest.ramSha256) return 'its memory file does not match its checksum'
   return undefined
 }
 
@@ -114,6 +128,7 @@ export async function newSnapshotDraft(dir: string): Promise<string> {
 export async function commitSnapshot(draft: string, dir: string, guest: string, key: string): Promise<void> {
   try {
     const state = statePath(draft)
+    const ram = existsSync(ramPath(draft)) ? ramPath(draft) : undefined
     const manifest: SnapshotManifest = {
       format: FORMAT,
       key,
@@ -121,13 +136,15 @@ export async function commitSnapshot(draft: string, dir: string, guest: string, 
       createdAt: new Date().toISOString(),
       stateBytes: (await stat(state)).size,
       stateSha256: await sha256OfFile(state),
+      ...(ram && { ramBytes: (await stat(ram)).size, ramSha256: await sha256OfFile(ram) }),
     }
     await writeFile(join(draft, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
     // Another run may have saved the same guest meanwhile: theirs stays, this one goes.
     if (!existsSync(dir)) {
       await rename(draft, dir)
-      // Hashed just now: the first restore checks the state against the memo instead of hashing 60 MB again.
+      // Hashed just now: the first restore checks the files against the memo instead of hashing them again.
       await rememberFileHash(statePath(dir), cacheOfSnapshot(dir), manifest.stateSha256).catch(() => {})
+      if (manifest.ramSha256) await rememberFileHash(ramPath(dir), cacheOfSnapshot(dir), manifest.ramSha256).catch(() => {})
     }
   } finally {
     await rm(draft, { recursive: true, force: true })
@@ -152,7 +169,9 @@ async function storedSnapshots(root: string): Promise<StoredSnapshot[]> {
         const path = join(root, entry.name)
         // A folder removed meanwhile (another run pruning) is simply not there.
         const used = await stat(path).then((info) => info.mtimeMs, () => undefined)
-        const bytes = await stat(statePath(path)).then((info) => info.size, () => 0)
+        // The memory file is sparse: what it takes on disk is its blocks, not its size.
+        const [state, ram] = await Promise.all([statePath(path), ramPath(path)].map((file) => stat(file).then((info) => Math.min(info.size, info.blocks * 512), () => 0)))
+        const bytes = state! + ram!
         return used === undefined ? undefined : { name: entry.name, path, used, bytes }
       }),
   )

@@ -8,7 +8,7 @@ import type { LoginConfig } from '../config/config.js'
 import type { GuestPlan, NicPlan } from '../config/lab-plan.js'
 import { bringToPresent, resumeRestoredGuest } from './guest-snapshot.js'
 import { debug } from '../common/log.js'
-import { INCOMING_FD, qemuCommand } from '../qemu/qemu-args.js'
+import { INCOMING_FD, incomingWithoutRam, qemuCommand } from '../qemu/qemu-args.js'
 import { GuestAgent } from './guest-agent.js'
 import { type ConsoleStep, fileSteps, networkSteps, serviceReadyCommand, serviceStartCommand, setupSteps } from './console-configuration.js'
 import { QmpClient } from './qmp-client.js'
@@ -239,7 +239,7 @@ export class GuestProcess {
       if (this.restoring) {
         // A restored guest prints nothing until asked: it was saved sitting at its shell.
         stage = 'restore'
-        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume))
+        await within(timeouts.restore, (deadline) => resumeRestoredGuest(this.qmp, deadline, hooks.beforeResume, incomingWithoutRam(this.launch)))
         done('restore')
         stage = 'shell'
         await within(timeouts.shell, (deadline) => bringToPresent(this, deadline - Date.now(), hooks.warmUp))

@@ -6,26 +6,50 @@ import type { SerialConsole } from './serial-console.js'
 import { AgentUnavailableError, type GuestAgent } from './guest-agent.js'
 import type { ByteExecResult } from '../protocol/exec-result.js'
 import { shellQuote } from '../common/shell-quote.js'
+import { runCommand } from '../common/run-command.js'
+import { INCOMING_FD } from '../qemu/qemu-args.js'
 
 // Saving a running guest's state through QMP, and bringing a restored one back to the
 // present. QEMU 7.2 has no file: migration target, so the state goes through `cat`.
+// A guest whose memory is a file of its own (qemu-args.ts) is saved as two files: the
+// state without the memory (QEMU's x-ignore-shared capability), and a sparse copy of the
+// memory file, both while the guest is paused. A restore then maps that copy instead of
+// reading 60 MB through the state: it reads only the pages the guest touches (a restore by
+// hand answered on its console 190 ms after QEMU's start against 260 ms; second runs of the
+// seed lab took 1.60 s against 1.82 s, and 1.61 against 1.72 s, medians of 10 and 8
+// alternating runs on a busy host).
 
 interface MigrationStatus {
   status: string
   'error-desc'?: string
 }
 
-/** Pauses the guest, writes its whole state to `path`, and lets it run again. */
-export async function saveGuestState(qmp: QmpClient, path: string, deadline: number): Promise<void> {
+/**
+ * Pauses the guest, writes its whole state to `path`, and lets it run again. With `memory`
+ * (its shared memory file, and where its copy goes) the state leaves the memory out.
+ */
+export async function saveGuestState(qmp: QmpClient, path: string, deadline: number, memory?: { file: string; copy: string }): Promise<void> {
   await qmp.command('stop')
   try {
     // Paused, nothing changes while the state is written: one pass, no bandwidth limit.
     await qmp.command('migrate-set-parameters', { 'max-bandwidth': 1e12 })
-    await qmp.command('migrate', { uri: `exec:cat > ${shellQuote(path)}` })
-    await migrationDone(qmp, deadline, 'saving the guest state')
+    if (memory) await ignoreSharedMemory(qmp, true)
+    try {
+      await qmp.command('migrate', { uri: `exec:cat > ${shellQuote(path)}` })
+      await migrationDone(qmp, deadline, 'saving the guest state')
+    } finally {
+      // A reset point saved later (savevm) must hold the memory.
+      if (memory) await ignoreSharedMemory(qmp, false)
+    }
+    // Still paused: the copy is the memory the state was saved with. Its zeroed pages stay holes.
+    if (memory) await runCommand('cp', ['--sparse=always', memory.file, memory.copy], { timeout: Math.max(1000, deadline - Date.now()) })
   } finally {
     await qmp.command('cont')
   }
+}
+
+function ignoreSharedMemory(qmp: QmpClient, state: boolean): Promise<unknown> {
+  return qmp.command('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state }] })
 }
 
 /** The name of a guest's reset point among the internal snapshots of its vmstate file (qemu-args.ts). */
@@ -50,8 +74,15 @@ async function humanMonitor(qmp: QmpClient, line: string, timeoutMs: number): Pr
 /**
  * Waits until a guest started with `-incoming` has loaded its state, then lets it run.
  * @param beforeResume must resolve before the guest runs (checking the state's checksum).
+ * @param withoutMemory the state leaves the memory to the guest's memory file: QEMU waits
+ *   (`-incoming defer`) to be told so, and then to read the state from INCOMING_FD.
  */
-export async function resumeRestoredGuest(qmp: QmpClient, deadline: number, beforeResume?: Promise<void>): Promise<void> {
+export async function resumeRestoredGuest(qmp: QmpClient, deadline: number, beforeResume?: Promise<void>, withoutMemory = false): Promise<void> {
+  if (withoutMemory) {
+    // Left on afterwards: it leaves out only memory in shared files, and this guest's is private.
+    await ignoreSharedMemory(qmp, true)
+    await qmp.command('migrate-incoming', { uri: `fd:${INCOMING_FD}` })
+  }
   await migrationDone(qmp, deadline, 'loading the saved state')
   await beforeResume
   // The state was saved paused, so the guest comes back paused until told to go on.

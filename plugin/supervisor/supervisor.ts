@@ -9,7 +9,7 @@ import { undoAll } from '../run/undo-actions.js'
 import { BootPriority } from './boot-priority.js'
 import { GuestProcess, type StageTimeouts } from './guest-process.js'
 import { bringToPresent, loadResetPoint, saveGuestState, saveResetPoint, waitForClosedConnections } from './guest-snapshot.js'
-import { commitSnapshot, newSnapshotDraft, statePath } from '../qemu/snapshot-store.js'
+import { commitSnapshot, newSnapshotDraft, ramPath, statePath } from '../qemu/snapshot-store.js'
 import { readJsonLines } from '../protocol/json-lines.js'
 import { PacketCaptures } from './packet-capture.js'
 import { type LabReset, serveControl, serveForwarding } from './control-server.js'
@@ -18,6 +18,7 @@ import type { GuestPlan, NicPlan } from '../config/lab-plan.js'
 import { DhcpServers } from './dhcp-server.js'
 import type { QemuLaunch } from '../qemu/qemu-args.js'
 import { serveConsoleAttach } from './console-attach-server.js'
+import { MemoryFile, memoryFileDir } from './memory-file.js'
 
 // The supervisor: one process per run, started inside the lab's private network
 // namespace, in its own process group. It owns the bridges, the taps, every QEMU and
@@ -91,15 +92,21 @@ async function bootLab(command: SupervisorStart): Promise<void> {
   captures = new PacketCaptures(command.logDir)
   const partitions = { runId: command.runId, journal: plan.network === 'host' ? journal : undefined }
   servers.push(serveControl(command.controlSocket, guests, partitions, captures, labReset, plan.bridges.map((bridge) => bridge.address)))
+  const withMemoryFiles = plan.guests.filter((guest) => command.guests[guest.name]!.snapshot?.ram)
+  memoryDir = memoryFileDir(withMemoryFiles.reduce((sum, guest) => sum + guest.memory * 2 ** 20, 0), command.runDir)
   const booting = plan.guests.map(async (guestPlan) => {
     const setup = command.guests[guestPlan.name]!
-    const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch: setup.launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
-    boots.set(guestPlan.name, boot)
     const snapshot = setup.snapshot
+    // A snapshot keeps the memory as a file of its own, so the guest's memory has the name a
+    // memory file gets (qemu-args.ts) however it runs: booted to be saved, restored, or
+    // restored from a full state saved in the run's folder.
+    const launch = snapshot?.ram ? { ...setup.launch, ram: { shared: false } } : setup.launch
+    const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
+    boots.set(guestPlan.name, boot)
     const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: guestPlan.name, stage, elapsedMs })
     const guest = await bootGuest(boot, {
       onStage,
-      restoreFrom: snapshot?.restore ? statePath(snapshot.dir) : undefined,
+      restoreFrom: snapshot?.restore ? savedSnapshot(snapshot) : undefined,
       // The test process checks the state's checksum while QEMU loads it; the guest runs only if it matches.
       restoreCheck: snapshot?.restore ? () => snapshotChecked(guestPlan.name) : undefined,
       onRestoreFailed: (reason) => {
@@ -188,10 +195,20 @@ interface GuestBoot {
   privateKey: string
 }
 
+/** A saved state: QEMU's stream, and the memory file it leaves the memory to, if any (guest-snapshot.ts). */
+interface SavedState {
+  state: string
+  ram?: string
+}
+
+function savedSnapshot(snapshot: GuestSnapshotSetup): SavedState {
+  return { state: statePath(snapshot.dir), ram: snapshot.ram ? ramPath(snapshot.dir) : undefined }
+}
+
 interface BootOptions {
   onStage?: (stage: Stage, elapsedMs: number) => void
   /** A saved state to restore; should that fail, the guest boots cold after all. */
-  restoreFrom?: string
+  restoreFrom?: SavedState
   restoreCheck?: () => Promise<void>
   onRestoreFailed?: (reason: string) => void
   /** After a cold boot, once the guest is ready (saving a snapshot). */
@@ -210,7 +227,9 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
   const timeouts = timeoutsFor(boot)
   const onStage = options.onStage ?? (() => {})
   if (options.restoreFrom) {
-    const restored = new GuestProcess(plan, files, { ...launch, incoming: options.restoreFrom }, serviceExitNotice(plan.name))
+    const { state, ram } = options.restoreFrom
+    // A snapshot's memory file is mapped copy-on-write: it never changes.
+    const restored = new GuestProcess(plan, files, { ...launch, incoming: state, ram: ram ? { path: ram, shared: false } : launch.ram }, serviceExitNotice(plan.name))
     guests.set(plan.name, restored)
   endForwardsOnExit(restored)
     restored.start()
@@ -225,9 +244,12 @@ async function bootGuest(boot: GuestBoot, options: BootOptions): Promise<GuestPr
       await restored.terminate()
     }
   }
-  const guest = new GuestProcess(plan, files, launch, serviceExitNotice(plan.name))
+  // Booted to be saved with its memory as a file of its own: the memory is in one from the start.
+  const memory = options.afterColdBoot && launch.ram ? new MemoryFile(memoryDir, plan.name) : undefined
+  const guest = new GuestProcess(plan, files, memory ? { ...launch, ram: { path: memory.path, shared: true } } : launch, serviceExitNotice(plan.name))
   guests.set(plan.name, guest)
   endForwardsOnExit(guest)
+  if (memory) guest.onExit(() => memory.close())
   guest.start()
   const afterReady = options.afterColdBoot && (() => options.afterColdBoot!(guest))
   await guest.waitReady(timeouts, boot.privateKey, { onStage, afterReady, sshInBackground: options.sshInBackground, waitForLease })
@@ -243,7 +265,7 @@ async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, b
   let draft: string | undefined
   try {
     draft = await newSnapshotDraft(snapshot.dir)
-    await saveState(guest, { path: statePath(draft) }, boot)
+    await saveState(guest, { path: statePath(draft), ram: snapshot.ram ? ramPath(draft) : undefined }, boot)
     await commitSnapshot(draft, snapshot.dir, guest.plan.name, snapshot.key)
     emit({ type: 'snapshot-saved', guest: guest.plan.name, elapsedMs: Date.now() - started })
   } catch (error) {
@@ -252,13 +274,18 @@ async function saveSnapshot(guest: GuestProcess, snapshot: GuestSnapshotSetup, b
   }
 }
 
-/** Saves the guest's state to a file (`path`), or as its reset point inside QEMU (`inQemu`). */
-async function saveState(guest: GuestProcess, where: { path: string } | { inQemu: true }, boot: GuestBoot): Promise<void> {
+/** Saves the guest's state to a file (`path`, and its memory file copied to `ram`), or as its reset point inside QEMU (`inQemu`). */
+async function saveState(guest: GuestProcess, where: { path: string; ram?: string } | { inQemu: true }, boot: GuestBoot): Promise<void> {
   const timeout = timeoutsFor(boot).restore
   // Saved with its console set up, so that no restore of it has to set it up again.
   await guest.console.setUpNow(timeout)
   if (guest.plan.ssh) await waitForClosedConnections(guest.console, guest.plan.ssh.port ?? 22, timeout)
-  if ('path' in where) await saveGuestState(guest.qmp, where.path, Date.now() + timeout)
+  if ('path' in where) {
+    const live = guest.launch.ram
+    const memory = where.ram && live?.path && live.shared ? { file: live.path, copy: where.ram } : undefined
+    if (where.ram && !memory) throw new Error('its memory is not in a file to save')
+    await saveGuestState(guest.qmp, where.path, Date.now() + timeout, memory)
+  }
   else await saveResetPoint(guest.qmp, timeout)
   await bringToPresent(guest, timeout)
 }
@@ -269,7 +296,9 @@ const boots = new Map<string, GuestBoot>()
 const bootPriority = new BootPriority()
 /** Restored and reset guests translate ahead what tests run first, while the guests have a core each (guest-snapshot.ts). */
 let warmUp = false
-const resetPoints = new Map<string, string>()
+const resetPoints = new Map<string, SavedState>()
+/** Where memory files go (memory-file.ts). */
+let memoryDir = ''
 /** Guests whose reset point is kept inside their QEMU (reset-point-file.ts): a reset loads it there. */
 const resetInQemu = new Set<string>()
 let usedSinceReset = true
@@ -286,7 +315,7 @@ async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: G
   // A guest with storage is reset by booting it again: its disk would not match a saved memory.
   if (!boot.launch.saved) return
   const name = guest.plan.name
-  const fromSnapshot = snapshot && existsSync(statePath(snapshot.dir)) ? statePath(snapshot.dir) : undefined
+  const fromSnapshot = snapshot && existsSync(statePath(snapshot.dir)) ? savedSnapshot(snapshot) : undefined
   if (fromSnapshot) resetPoints.set(name, fromSnapshot)
   if (boot.launch.vmstate) {
     try {
@@ -300,7 +329,7 @@ async function keepResetPoint(guest: GuestProcess, boot: GuestBoot, snapshot?: G
   if (fromSnapshot) return
   const path = join(boot.files.dir, 'reset-state')
   await saveState(guest, { path }, boot)
-  resetPoints.set(name, path)
+  resetPoints.set(name, { state: path })
 }
 
 const labReset: LabReset = {
