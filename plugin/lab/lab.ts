@@ -198,7 +198,7 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
       launch.saved = !ineligible && (snapshots || options.resettable === true)
       if (ineligible && snapshots) info(`${guest.name} boots cold every run (no snapshot: ${ineligible})`)
       else if (snapshots && !ineligible) {
-        const found = await snapshotFor(guest, launch, initrdIdentity, cache)
+        const found = await snapshotFor(guest, launch, initrdIdentity, cache, options.resettable === true)
         if (found.discarded) info(`${guest.name}: its snapshot was not valid (${found.discarded}); it boots cold and is saved again`)
         guestsSetup[guest.name]!.snapshot = found.setup
       }

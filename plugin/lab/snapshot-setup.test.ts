@@ -29,7 +29,7 @@ test('guests with storage are never snapshotted: a disk would not match the rest
   expect(plan.guests.map(snapshotIneligibility)).toEqual([undefined, 'it has a root disk', 'its qemuArgs attach storage'])
 })
 
-test("a snapshot keeps the guest's memory as a file of its own on the default images' machines, unless the guest's own arguments touch its memory or machine", () => {
+test("a snapshot keeps the guest's memory as a file of its own on the default images' machines, unless the guest's own arguments touch its memory or machine, or the lab resets its guests", () => {
   const plan = planLab(
     {
       bridges: { br0: { subnet: '10.0.0.0/24' } },
@@ -46,6 +46,8 @@ test("a snapshot keeps the guest's memory as a file of its own on the default im
     { root: '/p', fileExists: () => true },
   )
   expect(Object.fromEntries(plan.guests.map((guest) => [guest.name, memoryFileFits(guest)]))).toEqual({ plain: true, q35: true, arm: true, board: false, numa: false, backend: false, rng: true })
+  // A lab that resets its guests keeps their whole state.
+  expect(plan.guests.filter((guest) => memoryFileFits(guest, true))).toEqual([])
 })
 
 test('the first save into a cache brings a one-line note on where snapshots go and how to turn them off; later saves none', () => {
