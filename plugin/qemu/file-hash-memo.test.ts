@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, test } from 'vitest'
-import { fileFact, fileHash } from './file-hash-memo.js'
+import { fileFact, fileHash, sha256OfFile } from './file-hash-memo.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'vq-hash-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -57,4 +57,20 @@ test('an entry of an older memo, without its facts, is learnt again', async () =
   const { ino, size, ctimeMs } = statSync(file)
   writeFileSync(join(cache, 'file-hashes.json'), JSON.stringify({ [file]: { ino, size, ctimeMs, sha256: 'not-this' } }))
   expect(await fileHash(file, cache)).toBe(sha('kernel'))
+})
+
+test("a large file (a snapshot's memory) is hashed by sha256sum, or by this process where that is missing, to the same hash", async () => {
+  const file = join(dir, 'memory')
+  const content = Buffer.alloc(17 << 20)
+  content.write('guest memory', 5 << 20)
+  writeFileSync(file, content)
+  const expected = createHash('sha256').update(content).digest('hex')
+  expect(await sha256OfFile(file)).toBe(expected)
+  const path = process.env.PATH
+  process.env.PATH = dir
+  try {
+    expect(await sha256OfFile(file)).toBe(expected)
+  } finally {
+    process.env.PATH = path
+  }
 })

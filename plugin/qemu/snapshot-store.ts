@@ -129,14 +129,15 @@ export async function commitSnapshot(draft: string, dir: string, guest: string, 
   try {
     const state = statePath(draft)
     const ram = existsSync(ramPath(draft)) ? ramPath(draft) : undefined
+    const [stateSha256, ramSha256] = await Promise.all([sha256OfFile(state), ram && sha256OfFile(ram)])
     const manifest: SnapshotManifest = {
       format: FORMAT,
       key,
       guest,
       createdAt: new Date().toISOString(),
       stateBytes: (await stat(state)).size,
-      stateSha256: await sha256OfFile(state),
-      ...(ram && { ramBytes: (await stat(ram)).size, ramSha256: await sha256OfFile(ram) }),
+      stateSha256,
+      ...(ram && { ramBytes: (await stat(ram)).size, ramSha256 }),
     }
     await writeFile(join(draft, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
     // Another run may have saved the same guest meanwhile: theirs stays, this one goes.
