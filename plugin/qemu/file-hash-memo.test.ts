@@ -49,6 +49,25 @@ test('another fact of a file is learnt once while the file stays the same, besid
   expect(asked).toBe(2)
 })
 
+test("what another process wrote into the memo after this one read it is found there, and kept when this one writes", async () => {
+  const cache = mkdtempSync(join(dir, 'shared-memo-'))
+  const [state, kernel] = [join(cache, 'state'), join(cache, 'kernel')]
+  writeFileSync(state, 'state')
+  writeFileSync(kernel, 'kernel')
+  let asked = 0
+  expect(await fileFact(kernel, cache, 'version', async () => `v${++asked}`)).toBe('v1')
+  // Another process (a supervisor that saved a snapshot) records the state's hash.
+  const memoFile = join(cache, 'file-hashes.json')
+  const { ino, size, ctimeMs } = statSync(state)
+  writeFileSync(memoFile, JSON.stringify({ ...JSON.parse(readFileSync(memoFile, 'utf8')), [state]: { ino, size, ctimeMs, facts: { sha256: 'recorded' } } }))
+  expect(await fileHash(state, cache)).toBe('recorded')
+  expect(await fileHash(kernel, cache)).toBe(sha('kernel'))
+  const memo = JSON.parse(readFileSync(memoFile, 'utf8'))
+  expect(memo[state].facts.sha256).toBe('recorded')
+  expect(memo[kernel].facts).toEqual({ version: 'v1', sha256: sha('kernel') })
+  expect(asked).toBe(1)
+})
+
 test('an entry of an older memo, without its facts, is learnt again', async () => {
   const cache = mkdtempSync(join(dir, 'old-memo-'))
   const file = join(cache, 'kernel')

@@ -61,17 +61,31 @@ export async function rememberFileHash(path: string, cache: string, sha256: stri
 /** A fact about the file (`learn` finds it out), kept in `cache` until the file changes. */
 export async function fileFact(path: string, cache: string, fact: string, learn: () => Promise<string>): Promise<string> {
   const memoFile = join(cache, 'file-hashes.json')
-  const memo = memoOf(memoFile)
   const info = await stat(path)
-  let known = memo[path]
-  const same = known && known.ino === info.ino && known.size === info.size && known.ctimeMs === info.ctimeMs && typeof known.facts === 'object'
-  if (same && typeof known!.facts[fact] === 'string') return known!.facts[fact]!
+  const sameFile = (entry: Entry | undefined): entry is Entry =>
+    entry !== undefined && entry.ino === info.ino && entry.size === info.size && entry.ctimeMs === info.ctimeMs && typeof entry.facts === 'object'
+  const knownIn = (memo: Record<string, Entry>) => {
+    const entry = memo[path]
+    return sameFile(entry) && typeof entry.facts[fact] === 'string' ? entry.facts[fact] : undefined
+  }
+  // This process's copy first; else the file's content now: another process (the supervisor
+  // that saved a snapshot, another run) may have learnt it since this one read the memo.
+  const known = knownIn(memoOf(memoFile)) ?? knownIn(reloadMemo(memoFile))
+  if (known !== undefined) return known
   const value = await learn()
-  if (!same) known = memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, facts: {} }
-  known!.facts[fact] = value
+  // Added to the memo as it is now, so that what others wrote meanwhile stays.
+  const memo = reloadMemo(memoFile)
+  const current = memo[path]
+  const entry = sameFile(current) ? current : (memo[path] = { ino: info.ino, size: info.size, ctimeMs: info.ctimeMs, facts: {} })
+  entry.facts[fact] = value
   // Files that are gone (snapshots pruned or replaced) are forgotten.
   for (const known of Object.keys(memo)) if (!existsSync(known)) delete memo[known]
-  // A concurrent run reads one whole memo; the last writer wins. Unwritten, it is only learnt again.
+  // Two writers at the same moment: the last one wins, and the other's fact is only learnt again.
   await writeFileAtomically(memoFile, JSON.stringify(memo)).catch(() => {})
   return value
+}
+
+function reloadMemo(file: string): Record<string, Entry> {
+  memos.delete(file)
+  return memoOf(file)
 }
