@@ -1,7 +1,8 @@
 // npm run bench:scale [-- --scale 1,2,4,8,16]: how the lab scales with the number of
 // guests. For each N, N default x86_64 guests on one bridge are started with the engine
-// (startLab); every guest then pings every other one (one serial command per guest, all
-// guests at once); time to green is startLab's start until that mesh is verified. Memory
+// (startLab); every guest then pings every other one (one command per guest, all guests at
+// once, through `guest.run`, the channel tests' commands take: the agent); time to green is
+// startLab's start until that mesh is verified. Memory
 // per guest, two ways: each QEMU's peak resident memory (VmHWM, read just before stop),
 // which counts in full the pages all QEMUs share (QEMU's binary and libraries, the
 // kernel image), and its peak proportional share (PSS from /proc/PID/smaps_rollup,
@@ -106,7 +107,7 @@ async function measure(n, { snapshots = false } = {}) {
         if (others.length === 0) return
         // Each ping waits at most PING_WAIT_S; 16 busy guests answer slowly: three times that per peer, and 30 s.
         const timeout = 30_000 + others.length * (PING_WAIT_S + 1) * 1000 * 3
-        const result = await lab.guest(guest.name).serial.exec(meshCommand(others), { timeout }).catch((error) => ({ stdout: String(error.message) }))
+        const result = await lab.guest(guest.name).run(meshCommand(others), { timeout }).catch((error) => ({ stdout: String(error.message) }))
         const line = /unreached:(.*)/.exec(result.stdout)
         if (!line) failures.push({ from: guest.name, to: 'all', output: result.stdout.trim() })
         else for (const ip of line[1].trim().split(/\s+/).filter(Boolean)) failures.push({ from: guest.name, to: guests.find((other) => other.ip === ip)?.name ?? ip })
