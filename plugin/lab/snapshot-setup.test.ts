@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest'
 import { planLab } from '../config/lab-plan.js'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { firstSaveNote, memoryFileFits, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
+import { firstSaveNote, memoryFileFits, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
 
 test('VITEST_QEMU_SNAPSHOTS wins over the config either way', () => {
   // '' stands for unset (undefined would mean "read this process's environment").
@@ -29,7 +29,7 @@ test('guests with storage are never snapshotted: a disk would not match the rest
   expect(plan.guests.map(snapshotIneligibility)).toEqual([undefined, 'it has a root disk', 'its qemuArgs attach storage'])
 })
 
-test("a snapshot keeps the guest's memory as a file of its own on the default images' machines, unless the guest's own arguments touch its memory or machine, or the lab resets its guests", () => {
+test("a guest's memory can be a file of its own on the default images' machines, unless the guest's own arguments touch its memory or machine", () => {
   const plan = planLab(
     {
       bridges: { br0: { subnet: '10.0.0.0/24' } },
@@ -46,8 +46,23 @@ test("a snapshot keeps the guest's memory as a file of its own on the default im
     { root: '/p', fileExists: () => true },
   )
   expect(Object.fromEntries(plan.guests.map((guest) => [guest.name, memoryFileFits(guest)]))).toEqual({ plain: true, q35: true, arm: true, board: false, numa: false, backend: false, rng: true })
-  // A lab that resets its guests keeps their whole state.
-  expect(plan.guests.filter((guest) => memoryFileFits(guest, true))).toEqual([])
+})
+
+test("a lab that resets its guests keeps their whole state, under a key of its own; any other keeps the memory as a file", async () => {
+  const cache = mkdtempSync(join(tmpdir(), 'vq-snapshot-for-'))
+  try {
+    const plan = planLab({ bridges: { br0: { subnet: '10.0.0.0/24' } }, guests: { a: { bridge: 'br0', ip: '10.0.0.2' } } })
+    const kernel = join(cache, 'kernel')
+    writeFileSync(kernel, 'kernel')
+    const launch = { accel: 'tcg' as const, network: 'namespace' as const, kernel, serialSocket: '/s', qmpSocket: '/q', saved: true }
+    const plain = await snapshotFor(plan.guests[0]!, launch, 'initramfs', cache)
+    const resettable = await snapshotFor(plan.guests[0]!, launch, 'initramfs', cache, true)
+    expect(plain.setup).toMatchObject({ ram: true, restore: false })
+    expect(resettable.setup).toMatchObject({ ram: false, restore: false })
+    expect(resettable.setup.key).not.toBe(plain.setup.key)
+  } finally {
+    rmSync(cache, { recursive: true, force: true })
+  }
 })
 
 test('the first save into a cache brings a one-line note on where snapshots go and how to turn them off; later saves none', () => {

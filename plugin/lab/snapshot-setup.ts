@@ -46,15 +46,9 @@ export function snapshotIneligibility(guest: GuestPlan): string | undefined {
 /**
  * Whether the guest's memory can be a file of its own, saved beside its state (qemu-args.ts):
  * on the machines the default images use, which take their memory from a backend, unless
- * the guest's own QEMU arguments say something about its memory or machine, or the lab
- * resets its guests (`resettable`: watch mode, per-file and per-test isolation). A reset
- * loads the memory anew, and into memory mapped copy-on-write from a file that first copies
- * every page, one small page at a time: six per-test resets of two guests took 4.3 s against
- * 3.6 s with QEMU's usual memory. Such a lab's snapshots keep the whole state, under a key of
- * their own.
+ * the guest's own QEMU arguments say something about its memory or machine.
  */
-export function memoryFileFits(guest: GuestPlan, resettable = false): boolean {
-  if (resettable) return false
+export function memoryFileFits(guest: GuestPlan): boolean {
   if (!/^(pc|q35|virt)(-[\w.-]+)?$/.test(guest.machine.split(',')[0]!)) return false
   return !guest.qemuArgs.some((arg) => /^-(m|M|machine|mem-path|mem-prealloc|numa)$/.test(arg) || arg.includes('memory-backend'))
 }
@@ -67,10 +61,14 @@ export interface SnapshotLookupResult {
 
 /**
  * @param initrdIdentity what the default image's initramfs is made of; user initramfs files are hashed.
- * @param resettable the lab resets its guests (see memoryFileFits).
+ * @param resettable the lab resets its guests (watch mode, per-file and per-test isolation).
  */
 export async function snapshotFor(guest: GuestPlan, launch: QemuLaunch, initrdIdentity: string | undefined, cache: string, resettable = false): Promise<SnapshotLookupResult> {
-  const ram = memoryFileFits(guest, resettable)
+  // A reset loads the memory anew, and into memory mapped copy-on-write from a file that
+  // first copies every page, one small page at a time: six per-test resets of two guests took
+  // 4.3 s against 3.6 s with QEMU's usual memory. A lab that resets its guests keeps their
+  // whole state in the stream, under a key of its own (the memory file is part of the key).
+  const ram = !resettable && memoryFileFits(guest)
   const placeholders: QemuLaunch = { ...launch, kernel: '<kernel>', initrd: launch.initrd && '<initrd>', serialSocket: '<serial>', qmpSocket: '<qmp>', agent: launch.agent && { commandSocket: '<agent>', controlSocket: '<agent-control>' }, incoming: undefined, vmstate: undefined, ram: ram ? { path: '<ram>', shared: false } : undefined }
   const { binary, args } = qemuCommand(guest, placeholders)
   const fileHashes: Record<string, string> = { kernel: await fileHash(launch.kernel, cache) }
