@@ -42,7 +42,7 @@ export interface QemuLaunch {
    * only the pages it touches, and its incoming state holds no memory (RAM_BACKEND). Without a
    * path, QEMU's usual memory under the same name (a full state saved from such a guest).
    */
-  ram?: { path?: string; shared: boolean }
+  ram?: { path: string; shared: boolean } | { path?: undefined; shared: false }
 }
 
 /**

@@ -100,7 +100,7 @@ async function bootLab(command: SupervisorStart): Promise<void> {
     // A snapshot keeps the memory as a file of its own, so the guest's memory has the name a
     // memory file gets (qemu-args.ts) however it runs: booted to be saved, restored, or
     // restored from a full state saved in the run's folder.
-    const launch = snapshot?.ram ? { ...setup.launch, ram: { shared: false } } : setup.launch
+    const launch: QemuLaunch = snapshot?.ram ? { ...setup.launch, ram: { shared: false } } : setup.launch
     const boot: GuestBoot = { plan: guestPlan, files: setup.files, launch, multiplier: plan.timeoutMultiplier, privateKey: command.privateKey }
     boots.set(guestPlan.name, boot)
     const onStage = (stage: Stage, elapsedMs: number) => emit({ type: 'progress', guest: guestPlan.name, stage, elapsedMs })
