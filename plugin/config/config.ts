@@ -157,7 +157,7 @@ export interface LabConfig {
    * Save each guest once it has booted, and restore it in later runs instead of booting
    * it again (guests with a disk, `rootfs` or drives in `qemuArgs`, always boot). A
    * snapshot is keyed by everything that defines its guest and is verified before use.
-   * The cache keeps the 32 most recently used, 4 GiB at most (`VITEST_QEMU_SNAPSHOT_CACHE_MB`);
+   * The cache keeps the 64 most recently used, 4 GiB at most (`VITEST_QEMU_SNAPSHOT_CACHE_MB`);
    * `npx vitest-qemu cleanup --snapshots` removes them. `VITEST_QEMU_SNAPSHOTS=0` or `=1`
    * overrides this. Default true.
    */

@@ -33,7 +33,7 @@ export function firstSaveNote(cache: string): string | undefined {
   } catch {
     // A cache we cannot write to will be told about by the save itself.
   }
-  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (32 kept, 4 GiB at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
+  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (64 kept, 4 GiB at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
 }
 
 /** Why a guest cannot be snapshotted, or undefined. A disk's state would not match a restored memory. */

@@ -12,8 +12,12 @@ import { rememberFileHash, sha256OfFile } from './file-hash-memo.js'
 // the guest; a snapshot whose files do not match its manifest is deleted, never restored.
 
 const FORMAT = 'vitest-qemu-snapshot-2'
-/** Snapshots kept per cache, least recently used removed first. */
-const KEEP = 32
+/**
+ * Snapshots kept per cache, least recently used removed first: a 16-guest lab used both
+ * in watch mode and in single runs keeps two per guest (watch mode's hold the whole state),
+ * and at about 60 MB each 64 stay within the default size limit.
+ */
+const KEEP = 64
 /** Their total size, unless VITEST_QEMU_SNAPSHOT_CACHE_MB says otherwise. */
 const DEFAULT_CACHE_MB = 4096
 
