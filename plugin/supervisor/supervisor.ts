@@ -72,14 +72,18 @@ function killAll(): void {
 
 async function start(command: SupervisorStart): Promise<void> {
   const release = bootPriority.hold()
+  let ready: SupervisorEvent | undefined
   try {
-    await bootLab(command)
+    ready = await bootLab(command)
   } finally {
     release()
   }
+  // Said once the priority is back to normal: the tests that start now run beside the lab as equals.
+  if (ready) emit(ready)
 }
 
-async function bootLab(command: SupervisorStart): Promise<void> {
+/** Boots the lab; returns the ready event to send, or undefined when it failed (the failure is told). */
+async function bootLab(command: SupervisorStart): Promise<SupervisorEvent | undefined> {
   const { plan } = command
   warmUp = plan.guests.length <= availableParallelism()
   runDir = command.runDir
@@ -144,7 +148,7 @@ async function bootLab(command: SupervisorStart): Promise<void> {
   const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failures.length > 0) {
     emit({ type: 'failed', message: failures.map((failure) => (failure.reason as Error).message).join('\n\n') })
-    return
+    return undefined
   }
   const runCaptures: { bridge: string; path: string }[] = []
   if (plan.capture) {
@@ -152,7 +156,7 @@ async function bootLab(command: SupervisorStart): Promise<void> {
   }
   usedSinceReset = false
   usedGuests.clear()
-  emit({ type: 'ready', captures: runCaptures })
+  return { type: 'ready', captures: runCaptures }
 }
 
 const sshFailureTold = new Set<string>()
