@@ -72,18 +72,19 @@ function killAll(): void {
 
 async function start(command: SupervisorStart): Promise<void> {
   const release = bootPriority.hold()
-  let ready: SupervisorEvent | undefined
+  let outcome: BootOutcome
   try {
-    ready = await bootLab(command)
+    outcome = await bootLab(command)
   } finally {
     release()
   }
-  // Said once the priority is back to normal: the tests that start now run beside the lab as equals.
-  if (ready) emit(ready)
+  // Told once the priority is back to normal: the tests that start now run beside the lab as equals.
+  emit(outcome)
 }
 
-/** Boots the lab; returns the ready event to send, or undefined when it failed (the failure is told). */
-async function bootLab(command: SupervisorStart): Promise<SupervisorEvent | undefined> {
+type BootOutcome = Extract<SupervisorEvent, { type: 'ready' | 'failed' }>
+
+async function bootLab(command: SupervisorStart): Promise<BootOutcome> {
   const { plan } = command
   warmUp = plan.guests.length <= availableParallelism()
   runDir = command.runDir
@@ -147,8 +148,7 @@ async function bootLab(command: SupervisorStart): Promise<SupervisorEvent | unde
   const results = await Promise.allSettled(booting)
   const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failures.length > 0) {
-    emit({ type: 'failed', message: failures.map((failure) => (failure.reason as Error).message).join('\n\n') })
-    return undefined
+    return { type: 'failed', message: failures.map((failure) => (failure.reason as Error).message).join('\n\n') }
   }
   const runCaptures: { bridge: string; path: string }[] = []
   if (plan.capture) {
