@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { afterAll, describe, test } from 'vitest'
@@ -66,6 +67,22 @@ function entropyWritten(logDir: string, guest: string): string[] {
   const transcript = readFileSync(join(logDir, `${guest}.console.log`), 'utf8')
   return [...transcript.matchAll(/\[vitest-qemu (?:typed|through the agent)\] date -s @\d+ >\/dev\/null && echo ([0-9a-f]+) > \/dev\/urandom/g)].map((match) => match[1]!)
 }
+
+test('a snapshot size limit that is no number is refused before anything is made, naming the variable', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'vq-snapshot-limit-'))
+  process.env.VITEST_QEMU_SNAPSHOT_CACHE_MB = 'lots'
+  try {
+    // A lab that comes up all the same is stopped, not left behind by the failing check.
+    const outcome = await startLab(config, { root }).then(async (lab) => lab.stop(), (error: Error) => error)
+    expect(outcome).toBeInstanceOf(Error)
+    expect((outcome as Error).message).toContain('VITEST_QEMU_SNAPSHOT_CACHE_MB must be a whole number of MiB, got "lots"')
+    // Not even the run's log folder.
+    expect(readdirSync(root)).toEqual([])
+  } finally {
+    delete process.env.VITEST_QEMU_SNAPSHOT_CACHE_MB
+    rmSync(root, { recursive: true, force: true })
+  }
+})
 
 describe('snapshots', () => {
   test('a first run boots cold and saves each guest; the next restores that very state, not what came after it', async () => {

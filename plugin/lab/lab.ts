@@ -28,7 +28,7 @@ import { newEd25519KeyPair } from './ssh-key-pair.js'
 import { writeFileAtomically } from '../common/write-atomically.js'
 import { fileHash } from '../qemu/file-hash-memo.js'
 import { firstSaveNote, snapshotFor, snapshotIneligibility, snapshotsEnabled } from './snapshot-setup.js'
-import { stateChecksumProblem } from '../qemu/snapshot-store.js'
+import { snapshotCacheLimit, stateChecksumProblem } from '../qemu/snapshot-store.js'
 import { writeLedger } from '../run/run-ledger.js'
 import { sweepDeadRuns } from './sweep.js'
 import { followAfterBoot, supervisorEvents } from './supervisor-events.js'
@@ -97,6 +97,9 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
   const started = Date.now()
   const phase = (name: string) => log(`${name} after ${Date.now() - started} ms`)
   const plan = planLab(config, { root })
+  const snapshots = snapshotsEnabled(plan.snapshots)
+  // A size limit that is no number fails now, before anything is created, not at the first save.
+  const snapshotLimit = snapshots ? snapshotCacheLimit() : 0
   await checkHostTools(plan)
   const cache = cacheDir(config.cacheDir)
 
@@ -125,7 +128,6 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
     // Claimed while the lab runs, so that other runs of the project keep it among the last 10.
     await claimLogDir(logDir, { testProcess: processIdentity(process.pid) })
     await pruneOldRuns(join(root, RUN_LOGS), 10)
-    const snapshots = snapshotsEnabled(plan.snapshots)
     // The key pair default images trust: for this run only, or, with snapshots (whose
     // guests keep the key they were saved with), the cache's own. Private key 0600.
     const keys = snapshots ? await cachedKeyPair(cache) : newEd25519KeyPair()
@@ -271,7 +273,7 @@ export async function launchLab(config: LabConfig, options: LaunchLabOptions = {
           if (event.type === 'progress') progress.stage(event.guest, event.stage, event.elapsedMs)
           else if (event.type === 'snapshot-saved') {
             progress.note(event.guest, `saved for later runs in ${seconds(event.elapsedMs)}`)
-            const note = firstSaveNote(cache)
+            const note = firstSaveNote(cache, snapshotLimit)
             if (note) progress.message(note)
           } else if (event.type === 'notice') progress.message(event.message)
           else if (event.type === 'guest-ready') {

@@ -8,7 +8,7 @@ import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
 import { fileFact, fileHash } from '../qemu/file-hash-memo.js'
 import { guestFileEntries } from './guest-overlay.js'
 import { writeCpio } from '../images/cpio.js'
-import { findSnapshot, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
+import { findSnapshot, SNAPSHOTS_KEPT, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
 import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
 
 // Decides, per guest, whether a run restores a snapshot or saves one: computes the key
@@ -22,9 +22,10 @@ export function snapshotsEnabled(configured: boolean, env = process.env.VITEST_Q
 
 /**
  * The one-line note of the first save into this cache (snapshots are on unless turned off,
- * so a user learns once where they go and how to turn them off); undefined afterwards.
+ * so a user learns once where they go, how many are kept and how to turn them off);
+ * undefined afterwards. `limitBytes`: the cache's size limit (snapshotCacheLimit).
  */
-export function firstSaveNote(cache: string): string | undefined {
+export function firstSaveNote(cache: string, limitBytes: number): string | undefined {
   const marker = join(cache, 'snapshots', '.first-save-noted')
   if (existsSync(marker)) return undefined
   try {
@@ -33,7 +34,12 @@ export function firstSaveNote(cache: string): string | undefined {
   } catch {
     // A cache we cannot write to will be told about by the save itself.
   }
-  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (64 kept, 4 GiB at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
+  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (${SNAPSHOTS_KEPT} kept, ${mebibytes(limitBytes)} at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
+}
+
+function mebibytes(bytes: number): string {
+  const mb = bytes / 2 ** 20
+  return mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GiB` : `${mb} MiB`
 }
 
 /** Why a guest cannot be snapshotted, or undefined. A disk's state would not match a restored memory. */

@@ -17,7 +17,7 @@ const FORMAT = 'vitest-qemu-snapshot-2'
  * in watch mode and in single runs keeps two per guest (watch mode's hold the whole state),
  * and at about 60 MB each 64 stay within the default size limit.
  */
-const KEEP = 64
+export const SNAPSHOTS_KEPT = 64
 /** Their total size, unless VITEST_QEMU_SNAPSHOT_CACHE_MB says otherwise. */
 const DEFAULT_CACHE_MB = 4096
 
@@ -154,7 +154,7 @@ export async function commitSnapshot(draft: string, dir: string, guest: string, 
   } finally {
     await rm(draft, { recursive: true, force: true })
   }
-  await pruneSnapshots(join(dir, '..'), KEEP, snapshotCacheLimit())
+  await pruneSnapshots(join(dir, '..'), SNAPSHOTS_KEPT, snapshotCacheLimit())
 }
 
 interface StoredSnapshot {
