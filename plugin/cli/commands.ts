@@ -54,9 +54,9 @@ export const commands: Command[] = [
       const { removed, kept, ignored } = await sweepDeadRuns()
       console.log(removed.length ? `removed what ${removed.length} dead run(s) left: ${removed.join(', ')}` : 'nothing to clean up')
       if (values.snapshots === true) {
-        const [{ removeAllSnapshots }, { cacheDir }] = await Promise.all([import('../qemu/snapshot-store.js'), import('../common/cache-dir.js')])
+        const [{ removeAllSnapshots }, { cacheDir }, { formatBytes }] = await Promise.all([import('../qemu/snapshot-store.js'), import('../common/cache-dir.js'), import('../common/format-bytes.js')])
         const { count, bytes } = await removeAllSnapshots(cacheDir())
-        console.log(`removed ${count} snapshot(s), ${(bytes / 2 ** 20).toFixed(0)} MiB, from ${cacheDir()}/snapshots`)
+        console.log(`removed ${count} snapshot(s), ${formatBytes(bytes)}, from ${cacheDir()}/snapshots`)
       }
       for (const line of ignored) console.log(`left alone (not recognised as a run of yours): ${line}`)
       for (const line of kept) console.error(`could not undo (run cleanup again as the run's user, with the privileges it had): ${line}`)

@@ -3,6 +3,7 @@ import { statfs } from 'node:fs/promises'
 import { arch as hostArch, userInfo } from 'node:os'
 import { dirname, relative, resolve } from 'node:path'
 import { which } from '../common/which.js'
+import { formatBytes } from '../common/format-bytes.js'
 import { execa } from 'execa'
 import { archProfiles } from '../config/arch.js'
 import { cacheDir } from '../common/cache-dir.js'
@@ -293,11 +294,6 @@ export function diskCheck(spaces: { dir: string; freeBytes: number }[]): Check {
   const summary = `${spaces.map((space) => `${formatBytes(space.freeBytes)} free for the image cache ${space.dir}`).join('; ')} (warn under 2 GiB, fail under 500 MiB)`
   if (status === 'ok') return { id, status, summary }
   return { id, status, summary, fix: 'free space on that filesystem, or put the cache on a larger one: export VITEST_QEMU_CACHE=/path/on/a/larger/disk' }
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= GIB) return `${(bytes / GIB).toFixed(1)} GiB`
-  return `${Math.round(bytes / MIB)} MiB`
 }
 
 export function hostModeUnusedCheck(): Check {

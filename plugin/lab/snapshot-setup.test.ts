@@ -68,7 +68,7 @@ test("a lab that resets its guests keeps their whole state, under a key of its o
 test('the first save into a cache brings a one-line note on where snapshots go and how to turn them off; later saves none', () => {
   const cache = mkdtempSync(join(tmpdir(), 'vq-note-'))
   try {
-    expect(firstSaveNote(cache, 4096 * 2 ** 20)).toMatch(/^booted guests are saved in .*snapshots so that later runs restore them .*\(64 kept, 4 GiB at most\).*snapshots: false or VITEST_QEMU_SNAPSHOTS=0.*cleanup --snapshots$/)
+    expect(firstSaveNote(cache, 4096 * 2 ** 20)).toMatch(/^booted guests are saved in .*snapshots so that later runs restore them .*\(64 kept, 4\.0 GiB at most\).*snapshots: false or VITEST_QEMU_SNAPSHOTS=0.*cleanup --snapshots$/)
     expect(firstSaveNote(cache, 4096 * 2 ** 20)).toBeUndefined()
     // VITEST_QEMU_SNAPSHOT_CACHE_MB's limit, as given.
     expect(firstSaveNote(join(cache, 'other'), 512 * 2 ** 20)).toContain('(64 kept, 512 MiB at most)')

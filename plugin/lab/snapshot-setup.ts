@@ -8,6 +8,7 @@ import { type QemuLaunch, qemuCommand } from '../qemu/qemu-args.js'
 import { fileFact, fileHash } from '../qemu/file-hash-memo.js'
 import { guestFileEntries } from './guest-overlay.js'
 import { writeCpio } from '../images/cpio.js'
+import { formatBytes } from '../common/format-bytes.js'
 import { findSnapshot, SNAPSHOTS_KEPT, snapshotDir, snapshotKey } from '../qemu/snapshot-store.js'
 import type { GuestSnapshotSetup } from '../protocol/supervisor-protocol.js'
 
@@ -34,12 +35,7 @@ export function firstSaveNote(cache: string, limitBytes: number): string | undef
   } catch {
     // A cache we cannot write to will be told about by the save itself.
   }
-  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (${SNAPSHOTS_KEPT} kept, ${mebibytes(limitBytes)} at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
-}
-
-function mebibytes(bytes: number): string {
-  const mb = bytes / 2 ** 20
-  return mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GiB` : `${mb} MiB`
+  return `booted guests are saved in ${join(cache, 'snapshots')} so that later runs restore them instead of booting (${SNAPSHOTS_KEPT} kept, ${formatBytes(limitBytes)} at most); turn this off with snapshots: false or VITEST_QEMU_SNAPSHOTS=0, remove them with npx vitest-qemu cleanup --snapshots`
 }
 
 /** Why a guest cannot be snapshotted, or undefined. A disk's state would not match a restored memory. */
